@@ -1,0 +1,62 @@
+"""`python -m server`: flags -> config -> store -> build_server -> serve until SIGTERM/SIGINT, then drain."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+
+from server.app import AddressInUseError, build_server
+from server.config import Config
+from server.core.errors import ChokepointError
+from server.core.seeding import open_store
+
+log = logging.getLogger("chokepoint")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    config = Config.from_args(argv)
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        store = open_store(config.data_dir, seed_graph=config.seed_graph, taxonomy_path=config.taxonomy)
+        service = build_server(config, store)
+    except (ChokepointError, AddressInUseError) as error:
+        log.error("not starting: %s", error)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    service.server.start()
+    graph = store.graph
+    host = config.address.rsplit(":", 1)[0]
+    log.info(
+        "chokepoint %s serving on %s:%d graph_version=%d companies=%d links=%d store=%s",
+        _package_version(),
+        host,
+        service.port,
+        graph.version,
+        graph.company_count,
+        graph.link_count,
+        store.path,
+    )
+    stop.wait()
+    log.info("draining in-flight calls (up to %.0f s)", config.grace_seconds)
+    service.health.enter_graceful_shutdown()
+    service.server.stop(config.grace_seconds).wait()
+    store.close()
+    log.info("stopped")
+    return 0
+
+
+def _package_version() -> str:
+    try:
+        return version("chokepoint")
+    except PackageNotFoundError:
+        return "dev"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,59 @@
+"""Assembles the gRPC server: servicers, health, reflection, the error interceptor, and the listening port."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import grpc
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from server.config import Config
+from server.core.store import GraphStore
+from server.rpc.errors import ErrorInterceptor
+from server.rpc.graph_servicer import GraphLimits, GraphServicer
+
+SERVICE_NAMES = (graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name,)
+
+
+class AddressInUseError(RuntimeError):
+    """The listening address could not be bound (taken, or not a local address)."""
+
+
+@dataclass(frozen=True)
+class Service:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+
+
+def build_server(config: Config, store: GraphStore) -> Service:
+    """A ready-to-start server bound to `config.address`; refuses an address another process holds."""
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
+        interceptors=[ErrorInterceptor()],
+        options=[
+            ("grpc.so_reuseport", 0),  # gRPC shares ports by default; two services on one port must not start
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+        ],
+        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
+    )
+    limits = GraphLimits(max_batch_items=config.max_batch_items, max_import_bytes=config.max_import_bytes)
+    graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(store, limits), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    try:
+        port = server.add_insecure_port(config.address)
+    except RuntimeError as error:
+        msg = f"cannot listen on {config.address}: {error}"
+        raise AddressInUseError(msg) from error
+    if port == 0:
+        msg = f"cannot listen on {config.address}: address in use or unavailable"
+        raise AddressInUseError(msg)
+    return Service(server=server, port=port, health=health_servicer)

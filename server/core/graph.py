@@ -1,0 +1,105 @@
+"""The in-memory compute form of one graph version: Polars tables plus CSR adjacency arrays.
+
+A `Graph` is immutable. The store builds a new one after each committed write and swaps it in atomically, so a
+reader holding a `Graph` always sees one consistent version.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
+from server.core.taxonomy import TRANSSHIPMENT, is_transshipment, tag_hs_codes
+
+INDEX = pl.Int32
+
+
+@dataclass(frozen=True)
+class Graph:
+    """One graph version.
+
+    `companies`: canonical columns + `idx`, sorted by `company_id` (so `idx` order is id order).
+    `links`: canonical columns + `supplier_idx`, `buyer_idx`, `supplier_country`, `buyer_country`,
+    `effective_origin_country`, `derived_tags`; sorted by (buyer, supplier, hs_code).
+    `inbound_indptr[i]:inbound_indptr[i+1]` are the rows of `links` bought by company `i` (CSR by buyer);
+    `outbound_order[outbound_indptr[i]:outbound_indptr[i+1]]` are the rows sold by company `i` (CSR by supplier).
+    """
+
+    version: int
+    companies: pl.DataFrame
+    links: pl.DataFrame
+    inbound_indptr: np.ndarray
+    outbound_order: np.ndarray
+    outbound_indptr: np.ndarray
+
+    @property
+    def company_count(self) -> int:
+        return self.companies.height
+
+    @property
+    def link_count(self) -> int:
+        return self.links.height
+
+    def company_index(self, company_id: str) -> int | None:
+        """The `idx` of a company, or None; a binary search over the sorted ids."""
+        ids = self.companies["company_id"]
+        position = int(ids.search_sorted(company_id))
+        return position if position < ids.len() and ids[position] == company_id else None
+
+    def canonical_companies(self) -> pl.DataFrame:
+        return self.companies.select(COMPANY_SCHEMA.names())
+
+    def canonical_links(self) -> pl.DataFrame:
+        return self.links.select(LINK_SCHEMA.names())
+
+
+def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, taxonomy: pl.DataFrame) -> Graph:
+    """Index canonical tables into a `Graph`: ids -> positions, derived tags, CSR arrays by buyer and supplier."""
+    companies = companies.sort("company_id").with_row_index("idx").with_columns(pl.col("idx").cast(INDEX))
+    endpoints = companies.select("company_id", "idx", "country")
+    links = (
+        links.join(
+            endpoints.rename({"company_id": "supplier_id", "idx": "supplier_idx", "country": "supplier_country"}),
+            on="supplier_id",
+        )
+        .join(
+            endpoints.rename({"company_id": "buyer_id", "idx": "buyer_idx", "country": "buyer_country"}), on="buyer_id"
+        )
+        .with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
+        .join(tag_hs_codes(links["hs_code"], taxonomy), on="hs_code", how="left")
+        .with_columns(
+            pl.concat_list(
+                "taxonomy_tags",
+                pl.when(is_transshipment())
+                .then(pl.lit([TRANSSHIPMENT]))
+                .otherwise(pl.lit([], dtype=pl.List(pl.String))),
+            )
+            .list.unique()
+            .list.sort()
+            .alias("derived_tags")
+        )
+        .drop("taxonomy_tags")
+        .sort("buyer_idx", "supplier_idx", "hs_code")
+    )
+    count = companies.height
+    buyers = links["buyer_idx"].to_numpy()
+    suppliers = links["supplier_idx"].to_numpy()
+    outbound_order = np.lexsort((links["hs_code"].to_numpy(), buyers, suppliers)).astype(np.int64)
+    return Graph(
+        version=version,
+        companies=companies,
+        links=links,
+        inbound_indptr=_indptr(buyers, count),
+        outbound_order=outbound_order,
+        outbound_indptr=_indptr(suppliers, count),
+    )
+
+
+def _indptr(sorted_or_not: np.ndarray, count: int) -> np.ndarray:
+    """CSR row pointers from each link's row company: counts per company, cumulated."""
+    indptr = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sorted_or_not, minlength=count), out=indptr[1:])
+    return indptr

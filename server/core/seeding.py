@@ -1,0 +1,38 @@
+"""Opening the store the service runs on, seeding an empty one with the embedded default graph."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from server.core.store import GraphStore, ImportMode, WriteResult
+from server.core.tables import FileFormat, FileKind, read_table, row_source
+from server.core.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
+
+log = logging.getLogger("chokepoint.store")
+
+
+def open_store(data_dir: Path, *, seed_graph: Path | None, taxonomy_path: Path | None = None) -> GraphStore:
+    """The store in `data_dir`; if it has never been written and `seed_graph` is set, load that graph."""
+    store = GraphStore.open(data_dir, taxonomy=load_taxonomy(taxonomy_path or DEFAULT_TAXONOMY_PATH))
+    if store.graph.version == 0 and seed_graph is not None:
+        result = seed_store(store, seed_graph)
+        log.info(
+            "seeded the empty store from %s: %d companies, %d links",
+            seed_graph,
+            result.company_count,
+            result.link_count,
+        )
+    return store
+
+
+def seed_store(store: GraphStore, directory: Path) -> WriteResult:
+    """Replace the graph with `companies.csv` and `links.csv` from `directory`."""
+    tables = {
+        kind: (
+            read_table((directory / f"{kind.value}.csv").read_bytes(), kind=kind, fmt=FileFormat.CSV),
+            row_source(kind, FileFormat.CSV),
+        )
+        for kind in FileKind
+    }
+    return store.import_graph(tables[FileKind.COMPANIES], tables[FileKind.LINKS], mode=ImportMode.REPLACE)

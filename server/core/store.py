@@ -1,0 +1,253 @@
+"""The store of record: SQLite (WAL, synchronous=FULL) holding the graph, plus the current in-memory `Graph`.
+
+A write is validated against the current graph, applied to SQLite in one transaction that also bumps the graph
+version, and acknowledged only after COMMIT returns; then the new `Graph` is built from the same canonical tables
+and swapped in with one reference assignment. Writers are serialised by a lock; readers never wait.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import Enum
+from pathlib import Path
+
+import polars as pl
+
+from server.core import edits
+from server.core.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, StoreCorruptError
+from server.core.graph import Graph, build_graph
+from server.core.queries import count_links_of, require_company
+from server.core.schema import COMPANY_COLUMNS, LINK_COLUMNS, join_multi, split_multi
+from server.core.validation import RowSource, normalise_hs_code, validate_companies, validate_links
+
+STORE_FILE = "graph.sqlite3"
+SCHEMA_VERSION = "1"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS companies (
+    company_id TEXT PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL, lists TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (
+    supplier_id TEXT NOT NULL, buyer_id TEXT NOT NULL, hs_code TEXT NOT NULL, annual_value_usd REAL NOT NULL,
+    origin_country TEXT, route TEXT NOT NULL, tags TEXT NOT NULL,
+    PRIMARY KEY (supplier_id, buyer_id, hs_code)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_by_buyer ON links (buyer_id);
+CREATE TABLE IF NOT EXISTS applied_requests (
+    request_id TEXT PRIMARY KEY, method TEXT NOT NULL, result TEXT NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+class ImportMode(Enum):
+    REPLACE = "replace"
+    MERGE = "merge"
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a committed write did, and the graph version it produced."""
+
+    version: int
+    company_count: int
+    link_count: int
+    created: int = 0
+    updated: int = 0
+    deleted_links: int = 0
+
+
+class GraphStore:
+    """The graph of record and its current compute form. Open with `GraphStore.open(data_dir, taxonomy=...)`."""
+
+    def __init__(self, connection: sqlite3.Connection, graph: Graph, taxonomy: pl.DataFrame, path: Path) -> None:
+        self._connection = connection
+        self._graph = graph
+        self._taxonomy = taxonomy
+        self._lock = threading.Lock()
+        self.path = path
+
+    @classmethod
+    def open(cls, data_dir: Path, *, taxonomy: pl.DataFrame) -> GraphStore:
+        """Open (or create) the store in `data_dir`, check its integrity and load the current graph."""
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = data_dir / STORE_FILE
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            _check_integrity(connection, path)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(_SCHEMA)
+            connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+            connection.execute("INSERT OR IGNORE INTO meta VALUES ('graph_version', '0')")
+            graph = _load_graph(connection, taxonomy)
+        except sqlite3.DatabaseError as error:
+            msg = f"store {path} is unreadable ({error}); restore it from a backup or move it aside"
+            raise StoreCorruptError(msg) from error
+        return cls(connection, graph, taxonomy, path)
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    @property
+    def graph(self) -> Graph:
+        """The current graph version; hold on to it to read one consistent version."""
+        return self._graph
+
+    def upsert_companies(self, raw: pl.DataFrame, *, source: RowSource, request_id: str = "") -> WriteResult:
+        def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
+            new = validate_companies(raw, source=source)
+            _insert(cursor, "companies", COMPANY_COLUMNS, new)
+            return edits.upsert_companies(graph.canonical_companies(), graph.canonical_links(), new)
+
+        return self._write("UpsertCompanies", request_id, apply)
+
+    def upsert_links(self, raw: pl.DataFrame, *, source: RowSource, request_id: str = "") -> WriteResult:
+        def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
+            new = validate_links(raw, source=source, company_ids=graph.companies["company_id"])
+            _insert(cursor, "links", LINK_COLUMNS, new)
+            return edits.upsert_links(graph.canonical_companies(), graph.canonical_links(), new)
+
+        return self._write("UpsertSupplyLinks", request_id, apply)
+
+    def delete_company(self, company_id: str, *, cascade: bool, request_id: str = "") -> WriteResult:
+        def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
+            sold, bought = count_links_of(graph, require_company(graph, company_id, field="company_id"))
+            if (sold or bought) and not cascade:
+                msg = (
+                    f"company_id: company {company_id!r} is used by {sold + bought} links "
+                    f"(supplier of {sold}, buyer of {bought}); set cascade to delete them too"
+                )
+                raise FailedPreconditionError(msg, reason="COMPANY_IN_USE")
+            cursor.execute("DELETE FROM links WHERE supplier_id = ? OR buyer_id = ?", (company_id, company_id))
+            cursor.execute("DELETE FROM companies WHERE company_id = ?", (company_id,))
+            return edits.delete_company(graph.canonical_companies(), graph.canonical_links(), company_id)
+
+        return self._write("DeleteCompany", request_id, apply)
+
+    def delete_link(self, supplier_id: str, buyer_id: str, hs_code: str, *, request_id: str = "") -> WriteResult:
+        key = (supplier_id, buyer_id, normalise_hs_code(hs_code, field="hs_code"))
+
+        def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
+            cursor.execute("DELETE FROM links WHERE supplier_id = ? AND buyer_id = ? AND hs_code = ?", key)
+            if cursor.rowcount != 1:
+                msg = f"supply link {supplier_id!r} -> {buyer_id!r} for hs_code {key[2]!r} not found"
+                raise NotFoundError(msg, reason="LINK_NOT_FOUND")
+            return edits.delete_link(graph.canonical_companies(), graph.canonical_links(), key)
+
+        return self._write("DeleteSupplyLink", request_id, apply)
+
+    def import_graph(
+        self,
+        companies: tuple[pl.DataFrame, RowSource] | None,
+        links: tuple[pl.DataFrame, RowSource] | None,
+        *,
+        mode: ImportMode,
+        request_id: str = "",
+    ) -> WriteResult:
+        """Replace the graph with, or merge into it, a companies table and a links table; all or nothing."""
+
+        def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
+            if mode is ImportMode.REPLACE:
+                if companies is None:
+                    msg = "file: a replacing import needs a companies file"
+                    raise InvalidArgumentError(msg, reason="COMPANIES_FILE_REQUIRED")
+                base = edits.EditResult(graph.canonical_companies().clear(), graph.canonical_links().clear())
+                cursor.execute("DELETE FROM links")
+                cursor.execute("DELETE FROM companies")
+            else:
+                base = edits.EditResult(graph.canonical_companies(), graph.canonical_links())
+            if companies is not None:
+                new_companies = validate_companies(companies[0], source=companies[1])
+                base = edits.upsert_companies(base.companies, base.links, new_companies)
+            if links is not None:
+                new_links = validate_links(links[0], source=links[1], company_ids=base.companies["company_id"])
+                base = edits.upsert_links(base.companies, base.links, new_links)
+            if companies is not None:
+                _insert(cursor, "companies", COMPANY_COLUMNS, new_companies)
+            if links is not None:
+                _insert(cursor, "links", LINK_COLUMNS, new_links)
+            return base
+
+        return self._write("ImportGraph", request_id, apply)
+
+    def _write(
+        self, method: str, request_id: str, apply: Callable[[Graph, sqlite3.Cursor], edits.EditResult]
+    ) -> WriteResult:
+        with self._lock, self._transaction() as cursor:
+            if request_id:
+                replay = _applied_result(cursor, request_id, method)
+                if replay is not None:
+                    return replay
+            graph = self._graph
+            edit = apply(graph, cursor)
+            version = graph.version + 1
+            result = WriteResult(
+                version=version,
+                company_count=edit.companies.height,
+                link_count=edit.links.height,
+                created=edit.created,
+                updated=edit.updated,
+                deleted_links=edit.deleted_links,
+            )
+            cursor.execute("UPDATE meta SET value = ? WHERE key = 'graph_version'", (str(version),))
+            if request_id:
+                cursor.execute(
+                    "INSERT INTO applied_requests VALUES (?, ?, ?)", (request_id, method, json.dumps(asdict(result)))
+                )
+            next_graph = build_graph(edit.companies, edit.links, version=version, taxonomy=self._taxonomy)
+        # Committed: only now does anyone see the new version.
+        self._graph = next_graph
+        return result
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Cursor]:
+        cursor = self._connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield cursor
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+
+
+def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
+    problems = [row[0] for row in connection.execute("PRAGMA quick_check").fetchall()]
+    if problems != ["ok"]:
+        msg = f"store {path} failed its integrity check: {'; '.join(problems[:3])}"
+        raise StoreCorruptError(msg)
+
+
+def _load_graph(connection: sqlite3.Connection, taxonomy: pl.DataFrame) -> Graph:
+    (version,) = connection.execute("SELECT value FROM meta WHERE key = 'graph_version'").fetchone()
+    companies = _read_rows(connection, "companies", COMPANY_COLUMNS)
+    links = _read_rows(connection, "links", LINK_COLUMNS)
+    return build_graph(split_multi(companies), split_multi(links), version=int(version), taxonomy=taxonomy)
+
+
+def _read_rows(connection: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    cursor = connection.execute(f"SELECT {', '.join(columns)} FROM {table}")  # noqa: S608 (fixed names)
+    schema = {column: pl.Float64 if column == "annual_value_usd" else pl.String for column in columns}
+    return pl.DataFrame(cursor.fetchall(), schema=schema, orient="row")
+
+
+def _insert(cursor: sqlite3.Cursor, table: str, columns: tuple[str, ...], rows: pl.DataFrame) -> None:
+    placeholders = ", ".join("?" for _ in columns)
+    statement = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
+    cursor.executemany(statement, join_multi(rows.select(columns)).iter_rows())
+
+
+def _applied_result(cursor: sqlite3.Cursor, request_id: str, method: str) -> WriteResult | None:
+    row = cursor.execute("SELECT method, result FROM applied_requests WHERE request_id = ?", (request_id,)).fetchone()
+    if row is None:
+        return None
+    if row[0] != method:
+        msg = f"request_id: {request_id!r} was already used by {row[0]}"
+        raise InvalidArgumentError(msg, reason="REQUEST_ID_REUSED")
+    return WriteResult(**json.loads(row[1]))

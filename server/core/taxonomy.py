@@ -1,0 +1,62 @@
+"""The product taxonomy (HS prefix -> material/category tags) and the tags derived for each link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from server.core.errors import FieldViolation, InvalidArgumentError
+from server.core.validation import TAG_PATTERN
+
+DEFAULT_TAXONOMY_PATH = Path(__file__).with_name("taxonomy.csv")
+TAXONOMY_SCHEMA = pl.Schema({"hs_prefix": pl.String, "tag": pl.String, "description": pl.String, "source": pl.String})
+TRANSSHIPMENT = "transshipment"
+
+
+def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> pl.DataFrame:
+    """Read and check the taxonomy table (`hs_prefix`, `tag`, `description`, `source`)."""
+    taxonomy = pl.read_csv(path, schema=TAXONOMY_SCHEMA)
+    bad = taxonomy.with_row_index("row").filter(
+        ~pl.col("hs_prefix").str.contains(r"^[0-9]{2,10}$").fill_null(False)
+        | ~pl.col("tag").str.contains(TAG_PATTERN).fill_null(False)
+    )
+    if bad.height:
+        row, prefix, tag = bad.select("row", "hs_prefix", "tag").row(0)
+        message = (
+            f"{path.name} row {row + 1}: hs_prefix must be 2-10 digits and tag like rare_earth, got {prefix!r}, {tag!r}"
+        )
+        raise InvalidArgumentError(message, violations=[FieldViolation(f"{path.name}[{row + 1}]", message)])
+    return taxonomy.unique(["hs_prefix", "tag"], maintain_order=True)
+
+
+def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
+    """Taxonomy tags for each distinct HS code: every row whose prefix starts the code adds its tag.
+
+    Works on the distinct codes (a graph has few), one vectorised prefix test per taxonomy prefix.
+    Returns `hs_code`, `taxonomy_tags` (sorted, unique).
+    """
+    codes = hs_codes.unique().sort().to_frame("hs_code")
+    prefixes = taxonomy.group_by("hs_prefix").agg(pl.col("tag").unique().sort())
+    matches = [
+        codes.filter(pl.col("hs_code").str.starts_with(prefix)).with_columns(pl.lit(tags).alias("taxonomy_tags"))
+        for prefix, tags in prefixes.iter_rows()
+    ]
+    matched = pl.concat(
+        [pl.DataFrame(schema={"hs_code": pl.String, "taxonomy_tags": pl.List(pl.String)}), *matches]
+    ).explode("taxonomy_tags")
+    tagged = matched.group_by("hs_code").agg(pl.col("taxonomy_tags").unique().sort())
+    return codes.join(tagged, on="hs_code", how="left").with_columns(
+        pl.col("taxonomy_tags").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+
+
+def is_transshipment() -> pl.Expr:
+    """Origin differs from the shipping (supplier's) country, or the route passes a third country.
+
+    A third country is one that is neither the origin, the supplier's country nor the buyer's country. Needs the
+    columns `effective_origin_country`, `supplier_country`, `buyer_country`, `route`.
+    """
+    parties = pl.concat_list("effective_origin_country", "supplier_country", "buyer_country")
+    third_country = pl.col("route").list.set_difference(parties).list.len() > 0
+    return (pl.col("effective_origin_country") != pl.col("supplier_country")) | third_country

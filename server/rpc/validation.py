@@ -1,0 +1,35 @@
+"""Request-level checks that come before the core: required fields, sizes, ids."""
+
+from __future__ import annotations
+
+from collections.abc import Sized
+
+from server.core.errors import FieldViolation, InvalidArgumentError, ResourceExhaustedError
+
+MAX_REQUEST_ID_LENGTH = 128
+
+
+def required(value: str, field: str) -> str:
+    """The value, or INVALID_ARGUMENT naming the empty required field."""
+    if not value.strip():
+        msg = f"{field}: is required"
+        raise InvalidArgumentError(msg, violations=[FieldViolation(field, msg)], reason="REQUIRED_FIELD")
+    return value.strip()
+
+
+def request_id(value: str) -> str:
+    """An optional client request id: at most 128 characters."""
+    if len(value) > MAX_REQUEST_ID_LENGTH:
+        msg = f"request_id: must be at most {MAX_REQUEST_ID_LENGTH} characters, got {len(value)}"
+        raise InvalidArgumentError(msg, violations=[FieldViolation("request_id", msg)])
+    return value
+
+
+def batch(items: Sized, field: str, *, limit: int) -> None:
+    """A repeated field must hold 1..limit items."""
+    if len(items) == 0:
+        msg = f"{field}: at least one item is required"
+        raise InvalidArgumentError(msg, violations=[FieldViolation(field, msg)], reason="REQUIRED_FIELD")
+    if len(items) > limit:
+        msg = f"{field}: at most {limit} items per call, got {len(items)}; split the batch or use ImportGraph"
+        raise ResourceExhaustedError(msg)
