@@ -1,0 +1,154 @@
+"""`chokepoint`: the command line over the client. Tables for people, `--json` for machines, one-line errors.
+
+Exit codes: 0 success; 1 the service refused or failed the call; 2 bad usage; 3 the service is unreachable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from client.client import ChokepointClient
+from client.errors import ClientError, UnavailableError
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    out = Console(soft_wrap=True)
+    try:
+        with ChokepointClient(args.address, timeout=args.timeout) as client:
+            result = args.run(client, args)
+    except UnavailableError as error:
+        print(f"error: cannot reach the service at {args.address}: {error.message}", file=sys.stderr)
+        return EXIT_UNREACHABLE
+    except ClientError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        for violation in error.violations[1:]:
+            print(f"  {violation.description}", file=sys.stderr)
+        return EXIT_REFUSED
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps(_plain(result), indent=2, sort_keys=True))
+    else:
+        _show(out, result)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chokepoint", description="Query the Chokepoint exposure service.")
+    parser.add_argument("--address", default=DEFAULT_ADDRESS, help=f"service host:port (default {DEFAULT_ADDRESS})")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call")
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    stats = commands.add_parser("stats", help="graph size, countries, lists, tags and version")
+    stats.set_defaults(run=lambda client, _: client.graph_stats())
+
+    company = commands.add_parser("company", help="one company")
+    company.add_argument("company_id")
+    company.set_defaults(run=lambda client, args: client.get_company(args.company_id))
+
+    companies = commands.add_parser("companies", help="list companies")
+    companies.add_argument("--country", default="")
+    companies.add_argument("--list", dest="list_code", default="", help="only companies on this list")
+    companies.add_argument("--limit", type=int, default=50)
+    companies.set_defaults(
+        run=lambda client, args: _first(
+            client.list_companies(country=args.country, list_code=args.list_code), args.limit
+        )
+    )
+
+    links = commands.add_parser("links", help="list supply links of a supplier and/or buyer")
+    links.add_argument("--supplier", default="")
+    links.add_argument("--buyer", default="")
+    links.add_argument("--limit", type=int, default=50)
+    links.set_defaults(
+        run=lambda client, args: _first(
+            client.list_supply_links(supplier_id=args.supplier, buyer_id=args.buyer), args.limit
+        )
+    )
+
+    upload = commands.add_parser("import", help="upload a companies file and a links file (CSV or Parquet)")
+    upload.add_argument("companies", type=Path, nargs="?")
+    upload.add_argument("links", type=Path, nargs="?")
+    upload.add_argument("--merge", action="store_true", help="upsert into the current graph instead of replacing it")
+    upload.add_argument("--request-id", default="")
+    upload.set_defaults(
+        run=lambda client, args: client.import_graph(
+            args.companies, args.links, merge=args.merge, request_id=args.request_id
+        )
+    )
+
+    download = commands.add_parser("export", help="download the graph as companies and links files")
+    download.add_argument("directory", type=Path)
+    download.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    download.set_defaults(run=lambda client, args: client.export_graph(args.directory, fmt=args.format))
+    return parser
+
+
+def _first(items: Iterable[Any], limit: int) -> list[Any]:
+    return list(islice(items, limit))
+
+
+def _plain(result: Any) -> Any:
+    if isinstance(result, list):
+        return [_plain(item) for item in result]
+    if dataclasses.is_dataclass(result) and not isinstance(result, type):
+        return {key: _plain(value) for key, value in dataclasses.asdict(result).items()}
+    if isinstance(result, Path):
+        return str(result)
+    if isinstance(result, tuple):
+        return list(result)
+    return result
+
+
+def _show(out: Console, result: Any) -> None:
+    rows = result if isinstance(result, list) else [result]
+    if not rows:
+        out.print("(none)")
+        return
+    plain = [_plain(row) for row in rows]
+    if len(plain) == 1 and any(isinstance(value, dict) for value in plain[0].values()):
+        _show_record(out, plain[0])
+        return
+    table = Table(show_edge=False, header_style="bold")
+    for column in plain[0]:
+        table.add_column(column, justify="right" if isinstance(plain[0][column], int | float) else "left")
+    for row in plain:
+        table.add_row(*(_cell(value) for value in row.values()))
+    out.print(table)
+
+
+def _show_record(out: Console, record: dict[str, Any]) -> None:
+    for key, value in record.items():
+        if isinstance(value, dict):
+            counts = ", ".join(f"{name} {count}" for name, count in value.items())
+            out.print(f"[bold]{key}[/bold]: {counts or '-'}")
+        else:
+            out.print(f"[bold]{key}[/bold]: {_cell(value)}")
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, list):
+        return ";".join(str(item) for item in value)
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
