@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from server.core.errors import FailedPreconditionError
+from server.core.errors import FailedPreconditionError
 from server.core.store import GraphStore, ImportMode, WriteResult
 from server.core.tables import FileFormat, FileKind, read_table, row_source
 from server.core.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
@@ -28,11 +30,13 @@ def open_store(data_dir: Path, *, seed_graph: Path | None, taxonomy_path: Path |
 
 def seed_store(store: GraphStore, directory: Path) -> WriteResult:
     """Replace the graph with `companies.csv` and `links.csv` from `directory`."""
+    paths = {kind: directory / f"{kind.value}.csv" for kind in FileKind}
+    missing = [str(path) for path in paths.values() if not path.is_file()]
+    if missing:
+        msg = f"seed graph: {', '.join(missing)} not found"
+        raise FailedPreconditionError(msg, reason="SEED_GRAPH_MISSING")
     tables = {
-        kind: (
-            read_table((directory / f"{kind.value}.csv").read_bytes(), kind=kind, fmt=FileFormat.CSV),
-            row_source(kind, FileFormat.CSV),
-        )
-        for kind in FileKind
+        kind: (read_table(path.read_bytes(), kind=kind, fmt=FileFormat.CSV), row_source(kind, FileFormat.CSV))
+        for kind, path in paths.items()
     }
     return store.import_graph(tables[FileKind.COMPANIES], tables[FileKind.LINKS], mode=ImportMode.REPLACE)

