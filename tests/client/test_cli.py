@@ -1,0 +1,107 @@
+"""The `chokepoint` CLI against the real server: tables, --json, errors and exit codes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE, main
+from tests.conftest import TINY_COMPANIES, TINY_LINKS, ServeFactory
+
+
+@pytest.fixture
+def address(serve: ServeFactory) -> str:
+    server = serve()
+    with server.client() as client:
+        client.upsert_companies(TINY_COMPANIES)
+        client.upsert_supply_links(TINY_LINKS)
+    return server.address
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_stats_json_is_stable(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "--json", "stats")
+    assert code == 0
+    stats = json.loads(out)
+    assert (stats["company_count"], stats["link_count"], stats["graph_version"]) == (4, 5, 2)
+    assert stats["lists"] == {"US_ENTITY_LIST": 1}
+
+
+def test_stats_table_for_people(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "stats")
+    assert code == 0
+    assert "company_count: 4" in out
+    assert "US_ENTITY_LIST 1" in out
+
+
+def test_companies_table_lists_filtered_rows(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "companies", "--list", "US_ENTITY_LIST")
+    assert code == 0
+    assert "CN-MAG" in out
+    assert "Tiny Magnet Works" in out
+    assert "US-OEM" not in out
+
+
+def test_links_json_carries_derived_tags(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "--json", "links", "--buyer", "US-OEM")
+    assert code == 0
+    links = json.loads(out)
+    assert [link["supplier_id"] for link in links] == ["CN-MAG", "JP-REF", "VN-TRADE"]
+    assert "transshipment" in links[0]["derived_tags"]
+
+
+def test_export_then_import_round_trip(address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert run(capsys, "--address", address, "export", str(tmp_path), "--format", "parquet")[0] == 0
+    code, out, _ = run(
+        capsys, "--address", address, "--json", "import", str(tmp_path / "companies.parquet"), str(tmp_path / "links.parquet")
+    )
+    assert code == 0
+    ack = json.loads(out)
+    assert (ack["company_count"], ack["link_count"], ack["graph_version"]) == (4, 5, 3)
+
+
+def test_unknown_company_is_one_line_error_and_exit_1(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--address", address, "company", "GHOST")
+    assert code == EXIT_REFUSED
+    assert out == ""
+    assert err.strip() == "error: company_id: company 'GHOST' not found"
+
+
+def test_bad_file_error_names_row_and_column(address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "companies.csv"
+    bad.write_text("company_id,name,country\nA,Alpha,USA\nB,Beta,cn\n")
+    code, _, err = run(capsys, "--address", address, "import", str(bad))
+    assert code == EXIT_REFUSED
+    lines = err.strip().splitlines()
+    assert "companies.csv row 1 (line 2), column country" in lines[0]
+    assert "companies.csv row 2 (line 3), column country" in lines[1]
+    assert "Traceback" not in err
+
+
+def test_unreachable_service_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "--address", "127.0.0.1:1", "--timeout", "2", "stats")
+    assert code == EXIT_UNREACHABLE
+    assert "cannot reach the service at 127.0.0.1:1" in err
+
+
+def test_wrong_file_suffix_is_a_usage_error(address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run(capsys, "--address", address, "import", str(tmp_path / "companies.xlsx"))
+    assert code == 2
+    assert "must end in .csv or .parquet" in err
+
+
+def test_console_script_is_installed(address: str) -> None:
+    script = shutil.which("chokepoint", path=str(Path(sys.executable).parent))
+    assert script, "pyproject's [project.scripts] installs `chokepoint`"
+    result = subprocess.run([script, "--address", address, "--json", "company", "VN-TRADE"], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(result.stdout)["country"] == "VN"
