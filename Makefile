@@ -44,7 +44,7 @@ lint: setup $(BUF)
 	$(BUF) lint
 
 bench: setup
-	$(BIN)/python -m pytest -m bench -p no:randomly -s bench $(ARGS)
+	$(BIN)/python -m bench $(ARGS)
 
 graph: setup
 	$(BIN)/python -m graphs.generate --companies $(N) --seed $(SEED) --out $(OUT)

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
-from server.core.taxonomy import TRANSSHIPMENT, is_transshipment, tag_hs_codes
+from server.core.taxonomy import flag_transshipment, tag_hs_codes
 
 INDEX = pl.Int32
 
@@ -69,25 +69,24 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
             endpoints.rename({"company_id": "buyer_id", "idx": "buyer_idx", "country": "buyer_country"}), on="buyer_id"
         )
         .with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
-        .join(tag_hs_codes(links["hs_code"], taxonomy), on="hs_code", how="left")
-        .with_columns(
-            pl.concat_list(
-                "taxonomy_tags",
-                pl.when(is_transshipment())
-                .then(pl.lit([TRANSSHIPMENT]))
-                .otherwise(pl.lit([], dtype=pl.List(pl.String))),
-            )
-            .list.unique()
-            .list.sort()
-            .alias("derived_tags")
-        )
-        .drop("taxonomy_tags")
         .sort("buyer_idx", "supplier_idx", "hs_code")
+    )
+    links = (
+        links.with_columns(flag_transshipment(links).alias("transshipment"))
+        .join(tag_hs_codes(links["hs_code"], taxonomy), on="hs_code", how="left", maintain_order="left")
+        .with_columns(
+            pl.when("transshipment").then("transshipment_tags").otherwise("taxonomy_tags").alias("derived_tags")
+        )
+        .drop("transshipment", "taxonomy_tags", "transshipment_tags")
     )
     count = companies.height
     buyers = links["buyer_idx"].to_numpy()
     suppliers = links["supplier_idx"].to_numpy()
-    outbound_order = np.lexsort((links["hs_code"].to_numpy(), buyers, suppliers)).astype(np.int64)
+    outbound_order = (
+        links.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("supplier_idx", "buyer_idx", "hs_code"))
+        .to_series()
+        .to_numpy()
+    )
     return Graph(
         version=version,
         companies=companies,

@@ -97,6 +97,13 @@ def list_links(
     return _page(graph.links, order=BUYER_ORDER, after=after, limit=limit)
 
 
+def links_of(graph: Graph, index: int) -> pl.DataFrame:
+    """Every link the company at `index` sells or buys (a self-link cannot exist, so none is listed twice)."""
+    sold = graph.outbound_order[graph.outbound_indptr[index] : graph.outbound_indptr[index + 1]]
+    bought = np.arange(graph.inbound_indptr[index], graph.inbound_indptr[index + 1])
+    return graph.links[np.concatenate([sold, bought])]
+
+
 def count_links_of(graph: Graph, index: int) -> tuple[int, int]:
     """How many links the company at `index` sells and buys."""
     sold = int(graph.outbound_indptr[index + 1] - graph.outbound_indptr[index])

@@ -34,7 +34,8 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
     """Taxonomy tags for each distinct HS code: every row whose prefix starts the code adds its tag.
 
     Works on the distinct codes (a graph has few), one vectorised prefix test per taxonomy prefix.
-    Returns `hs_code`, `taxonomy_tags` (sorted, unique).
+    Returns `hs_code`, `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the same plus `transshipment`,
+    sorted), so each link only picks one of two precomputed lists.
     """
     codes = hs_codes.unique().sort().to_frame("hs_code")
     prefixes = taxonomy.group_by("hs_prefix").agg(pl.col("tag").unique().sort())
@@ -46,17 +47,38 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
         [pl.DataFrame(schema={"hs_code": pl.String, "taxonomy_tags": pl.List(pl.String)}), *matches]
     ).explode("taxonomy_tags")
     tagged = matched.group_by("hs_code").agg(pl.col("taxonomy_tags").unique().sort())
-    return codes.join(tagged, on="hs_code", how="left").with_columns(
+    tags = codes.join(tagged, on="hs_code", how="left").with_columns(
         pl.col("taxonomy_tags").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+    )
+    return tags.with_columns(
+        pl.concat_list("taxonomy_tags", pl.lit([TRANSSHIPMENT])).list.unique().list.sort().alias("transshipment_tags")
     )
 
 
-def is_transshipment() -> pl.Expr:
+def flag_transshipment(links: pl.DataFrame) -> pl.Series:
     """Origin differs from the shipping (supplier's) country, or the route passes a third country.
 
     A third country is one that is neither the origin, the supplier's country nor the buyer's country. Needs the
-    columns `effective_origin_country`, `supplier_country`, `buyer_country`, `route`.
+    columns `effective_origin_country`, `supplier_country`, `buyer_country`, `route`. Only routed links are
+    exploded, so the cost follows the (usually few) routed links, not the graph.
     """
-    parties = pl.concat_list("effective_origin_country", "supplier_country", "buyer_country")
-    third_country = pl.col("route").list.set_difference(parties).list.len() > 0
-    return (pl.col("effective_origin_country") != pl.col("supplier_country")) | third_country
+    routed = links.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+        "route",
+        "effective_origin_country",
+        "supplier_country",
+        "buyer_country",
+    ).filter(pl.col("route").list.len() > 0)
+    via_third_country = (
+        routed.explode("route")
+        .filter(
+            (pl.col("route") != pl.col("effective_origin_country"))
+            & (pl.col("route") != pl.col("supplier_country"))
+            & (pl.col("route") != pl.col("buyer_country"))
+        )["row"]
+        .unique()
+    )
+    return links.select(
+        (pl.col("effective_origin_country") != pl.col("supplier_country"))
+        | pl.int_range(pl.len(), dtype=pl.UInt32).is_in(via_third_country.implode())
+    ).to_series()

@@ -63,7 +63,13 @@ def test_links_json_carries_derived_tags(address: str, capsys: pytest.CaptureFix
 def test_export_then_import_round_trip(address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run(capsys, "--address", address, "export", str(tmp_path), "--format", "parquet")[0] == 0
     code, out, _ = run(
-        capsys, "--address", address, "--json", "import", str(tmp_path / "companies.parquet"), str(tmp_path / "links.parquet")
+        capsys,
+        "--address",
+        address,
+        "--json",
+        "import",
+        str(tmp_path / "companies.parquet"),
+        str(tmp_path / "links.parquet"),
     )
     assert code == 0
     ack = json.loads(out)
@@ -103,5 +109,11 @@ def test_wrong_file_suffix_is_a_usage_error(address: str, capsys: pytest.Capture
 def test_console_script_is_installed(address: str) -> None:
     script = shutil.which("chokepoint", path=str(Path(sys.executable).parent))
     assert script, "pyproject's [project.scripts] installs `chokepoint`"
-    result = subprocess.run([script, "--address", address, "--json", "company", "VN-TRADE"], capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [script, "--address", address, "--json", "company", "VN-TRADE"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     assert json.loads(result.stdout)["country"] == "VN"

@@ -53,7 +53,16 @@ def test_transshipment_is_flagged_by_origin_or_third_country(
 ) -> None:
     graph = graph_of(
         {"S": supplier_country, "B": "US"},
-        [{"supplier_id": "S", "buyer_id": "B", "hs_code": "8505.11", "annual_value_usd": 1.0, "origin_country": origin, "route": route}],
+        [
+            {
+                "supplier_id": "S",
+                "buyer_id": "B",
+                "hs_code": "8505.11",
+                "annual_value_usd": 1.0,
+                "origin_country": origin,
+                "route": route,
+            }
+        ],
     )
     assert ("transshipment" in derived(graph, "S", "B")) is transshipment
 
@@ -91,7 +100,9 @@ def test_csr_arrays_index_each_companys_links() -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    edges=st.sets(st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["2846", "850511", "8501"])), max_size=30),
+    edges=st.sets(
+        st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["2846", "850511", "8501"])), max_size=30
+    ),
     page=st.integers(1, 5),
 )
 def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, int, str]], page: int) -> None:
@@ -100,8 +111,15 @@ def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, i
         for s, b, hs in sorted(edges)
         if s != b
     ]
-    graph = graph_of({f"N{i}": "DE" for i in range(8)}, links or [{"supplier_id": "N0", "buyer_id": "N1", "hs_code": "2846", "annual_value_usd": 1.0}])
-    for supplier_id, buyer_id, order in (("", "", ("buyer_id", "supplier_id", "hs_code")), ("N0", "", ("supplier_id", "buyer_id", "hs_code")), ("", "N1", ("buyer_id", "supplier_id", "hs_code"))):
+    graph = graph_of(
+        {f"N{i}": "DE" for i in range(8)},
+        links or [{"supplier_id": "N0", "buyer_id": "N1", "hs_code": "2846", "annual_value_usd": 1.0}],
+    )
+    for supplier_id, buyer_id, order in (
+        ("", "", ("buyer_id", "supplier_id", "hs_code")),
+        ("N0", "", ("supplier_id", "buyer_id", "hs_code")),
+        ("", "N1", ("buyer_id", "supplier_id", "hs_code")),
+    ):
         seen: list[tuple[str, ...]] = []
         after = None
         while True:

@@ -100,7 +100,12 @@ def test_upsert_companies_rejects_bad_rows_naming_each_field_and_changes_nothing
             ]
         )
     assert caught.value.reason == "INVALID_COMPANIES"
-    assert fields_of(caught.value) == ["companies[1].company_id", "companies[2].name", "companies[2].country", "companies[3].lists"]
+    assert fields_of(caught.value) == [
+        "companies[1].company_id",
+        "companies[2].name",
+        "companies[2].country",
+        "companies[3].lists",
+    ]
     assert "got 'de'" in caught.value.violations[2].description
     assert tiny.graph_stats() == before
     with pytest.raises(NotFoundError):
@@ -191,14 +196,20 @@ def test_upsert_links_rejects_bad_links_with_field_paths(tiny: ChokepointClient)
 
 def test_upsert_links_rejects_duplicate_keys_in_one_request(tiny: ChokepointClient) -> None:
     with pytest.raises(InvalidArgumentError) as caught:
-        tiny.upsert_supply_links([SupplyLink("JP-REF", "US-OEM", "2846.90", 1.0), SupplyLink("JP-REF", "US-OEM", "284690", 2.0)])
+        tiny.upsert_supply_links(
+            [SupplyLink("JP-REF", "US-OEM", "2846.90", 1.0), SupplyLink("JP-REF", "US-OEM", "284690", 2.0)]
+        )
     assert fields_of(caught.value) == ["links[1].hs_code"]
 
 
 def test_upsert_links_replaces_by_key_with_hs_dots_ignored(tiny: ChokepointClient) -> None:
     ack = tiny.upsert_supply_links([SupplyLink("JP-REF", "US-OEM", "2846.90", 250.0)])
     assert (ack.created, ack.updated) == (0, 1)
-    values = {link.supplier_id: link.annual_value_usd for link in tiny.list_supply_links(buyer_id="US-OEM") if link.hs_code == "284690"}
+    values = {
+        link.supplier_id: link.annual_value_usd
+        for link in tiny.list_supply_links(buyer_id="US-OEM")
+        if link.hs_code == "284690"
+    }
     assert values == {"JP-REF": 250.0}
 
 

