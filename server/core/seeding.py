@@ -6,7 +6,6 @@ import logging
 from pathlib import Path
 
 from server.core.errors import FailedPreconditionError
-from server.core.errors import FailedPreconditionError
 from server.core.store import GraphStore, ImportMode, WriteResult
 from server.core.tables import FileFormat, FileKind, read_table, row_source
 from server.core.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
