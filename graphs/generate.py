@@ -39,6 +39,8 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from server.core.schema import FILE_COMPANY_SCHEMA
+
 TIER_NAMES: Final = ("mining", "refining", "components", "assembly", "oem")
 TIER_COMPANY_SHARES: Final = (0.05, 0.10, 0.35, 0.30, 0.20)
 BUYER_TIER_LINK_SHARES: Final = (0.0, 0.12, 0.35, 0.30, 0.23)
@@ -111,20 +113,6 @@ TIER_HS_WEIGHTS: Final[tuple[Mapping[str, float], ...]] = (
     },
 )  # fmt: skip
 
-COMPANY_SCHEMA: Final = pl.Schema(
-    {"company_id": pl.String, "name": pl.String, "country": pl.String, "lists": pl.String}
-)
-LINK_SCHEMA: Final = pl.Schema(
-    {
-        "supplier_id": pl.String,
-        "buyer_id": pl.String,
-        "hs_code": pl.String,
-        "annual_value_usd": pl.Float64,
-        "origin_country": pl.String,
-        "route": pl.String,
-        "tags": pl.String,
-    }
-)
 
 IntArray = npt.NDArray[np.int64]
 SmallIntArray = npt.NDArray[np.int32]
@@ -329,7 +317,7 @@ def build_companies(rng: np.random.Generator, *, company_ids: pl.Series, countri
             gather_codes(COUNTRY_CODES, countries, name="country"),
             gather_codes((ENTITY_LIST_CODE,), np.where(listed, 0, -1), name="lists"),
         ]
-    ).select(COMPANY_SCHEMA.names())
+    ).select(FILE_COMPANY_SCHEMA.names())
 
 
 def build_routes(

@@ -29,6 +29,12 @@ LINK_SCHEMA = pl.Schema(
     }
 )
 
+# The same tables as they are in files (and in the store): multi-valued columns as joined strings.
+FILE_COMPANY_SCHEMA = pl.Schema({name: pl.String() for name in COMPANY_COLUMNS})
+FILE_LINK_SCHEMA = pl.Schema(
+    {name: pl.Float64() if name == "annual_value_usd" else pl.String() for name in LINK_COLUMNS}
+)
+
 
 def empty_companies() -> pl.DataFrame:
     """A canonical companies table with no rows."""

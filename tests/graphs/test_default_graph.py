@@ -14,6 +14,7 @@ import pycountry
 import pytest
 
 from graphs import default_graph
+from server.core.schema import FILE_COMPANY_SCHEMA, FILE_LINK_SCHEMA
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -21,18 +22,6 @@ IMPORT_SOURCES = SHARED_DATA / "usgs_mcs" / "import_sources.csv"
 GRAPH_DIR = REPO / "graphs" / "default"
 TAXONOMY_PATH = REPO / "server" / "core" / "taxonomy.csv"
 
-COMPANY_SCHEMA = pl.Schema({"company_id": pl.String, "name": pl.String, "country": pl.String, "lists": pl.String})
-LINK_SCHEMA = pl.Schema(
-    {
-        "supplier_id": pl.String,
-        "buyer_id": pl.String,
-        "hs_code": pl.String,
-        "annual_value_usd": pl.Float64,
-        "origin_country": pl.String,
-        "route": pl.String,
-        "tags": pl.String,
-    }
-)
 TAXONOMY_SCHEMA = pl.Schema({"hs_prefix": pl.String, "tag": pl.String, "description": pl.String, "source": pl.String})
 IMPORT_SOURCES_SCHEMA = pl.Schema(
     {
@@ -50,7 +39,9 @@ IMPORT_SOURCES_SCHEMA = pl.Schema(
 
 @pytest.fixture(scope="module")
 def companies() -> pl.DataFrame:
-    return pl.read_csv(GRAPH_DIR / "companies.csv", schema=COMPANY_SCHEMA).with_columns(pl.col("lists").fill_null(""))
+    return pl.read_csv(GRAPH_DIR / "companies.csv", schema=FILE_COMPANY_SCHEMA).with_columns(
+        pl.col("lists").fill_null("")
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +49,7 @@ def links(companies: pl.DataFrame) -> pl.DataFrame:
     """links.csv with empty optional columns as "" and the supplier's and buyer's countries joined on."""
     countries = companies.select("company_id", "country")
     return (
-        pl.read_csv(GRAPH_DIR / "links.csv", schema=LINK_SCHEMA)
+        pl.read_csv(GRAPH_DIR / "links.csv", schema=FILE_LINK_SCHEMA)
         .with_columns(pl.col("origin_country", "route", "tags").fill_null(""))
         .join(countries.rename({"company_id": "supplier_id", "country": "supplier_country"}), on="supplier_id")
         .join(countries.rename({"company_id": "buyer_id", "country": "buyer_country"}), on="buyer_id")
@@ -73,7 +64,7 @@ def links(companies: pl.DataFrame) -> pl.DataFrame:
 
 @pytest.fixture(scope="module")
 def raw_links() -> pl.DataFrame:
-    return pl.read_csv(GRAPH_DIR / "links.csv", schema=LINK_SCHEMA).with_columns(
+    return pl.read_csv(GRAPH_DIR / "links.csv", schema=FILE_LINK_SCHEMA).with_columns(
         pl.col("origin_country", "route", "tags").fill_null("")
     )
 
