@@ -17,7 +17,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from client.client import ChokepointClient
+from client.client import ChokepointClient, SupplyLink
 from client.errors import ClientError, UnavailableError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -26,7 +26,8 @@ EXIT_REFUSED, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    out = Console(soft_wrap=True)
+    # Piped output is not cut to a terminal's width.
+    out = Console(width=None if sys.stdout.isatty() else 200)
     try:
         with ChokepointClient(args.address, timeout=args.timeout) as client:
             result = args.run(client, args)
@@ -121,7 +122,7 @@ def _show(out: Console, result: Any) -> None:
     if not rows:
         out.print("(none)")
         return
-    plain = [_plain(row) for row in rows]
+    plain = [_link_view(row) if isinstance(row, SupplyLink) else _plain(row) for row in rows]
     if len(plain) == 1 and any(isinstance(value, dict) for value in plain[0].values()):
         _show_record(out, plain[0])
         return
@@ -131,6 +132,19 @@ def _show(out: Console, result: Any) -> None:
     for row in plain:
         table.add_row(*(_cell(value) for value in row.values()))
     out.print(table)
+
+
+def _link_view(link: SupplyLink) -> dict[str, Any]:
+    """A link as people read it: the origin in effect, the route as `CN>VN>US`, user and derived tags together."""
+    return {
+        "supplier_id": link.supplier_id,
+        "buyer_id": link.buyer_id,
+        "hs_code": link.hs_code,
+        "annual_value_usd": link.annual_value_usd,
+        "origin": link.effective_origin_country,
+        "route": ">".join(link.route),
+        "tags": ";".join(sorted({*link.tags, *link.derived_tags})),
+    }
 
 
 def _show_record(out: Console, record: dict[str, Any]) -> None:
@@ -146,7 +160,7 @@ def _cell(value: Any) -> str:
     if isinstance(value, list):
         return ";".join(str(item) for item in value)
     if isinstance(value, float):
-        return f"{value:,.2f}"
+        return f"{value:,.0f}" if value >= 1000 else f"{value:,.2f}"
     return str(value)
 
 

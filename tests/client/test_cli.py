@@ -117,3 +117,13 @@ def test_console_script_is_installed(address: str) -> None:
         check=True,
     )
     assert json.loads(result.stdout)["country"] == "VN"
+
+
+def test_links_table_shows_route_origin_and_all_tags(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "links", "--buyer", "US-OEM")
+    assert code == 0
+    routed = next(line for line in out.splitlines() if "CN-MAG" in line)
+    assert "CN>VN>US" in routed
+    assert "transshipment" in routed
+    resold = next(line for line in out.splitlines() if "VN-TRADE" in line)
+    assert " CN " in resold  # the origin in effect, not the seller's country
