@@ -11,6 +11,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from client.client import ChokepointClient, Company
@@ -152,3 +153,22 @@ def test_a_corrupted_store_is_refused_at_start(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "not starting" in refused.stderr
     assert str(database) in refused.stderr
+
+
+def test_sigterm_lets_an_in_flight_export_stream_finish(tmp_path: Path) -> None:
+    from graphs.generate import generate_graph, write_graph
+
+    companies, links = write_graph(generate_graph(companies=20_000, seed=3), tmp_path / "graph")
+    server = start_server_process(tmp_path / "store", "--no-seed")
+    with ChokepointClient(server.address, timeout=120) as client:
+        ack = client.import_graph(companies, links)
+    with grpc.insecure_channel(server.address) as channel:
+        stub = graph_pb2_grpc.GraphServiceStub(channel)
+        stream = stub.ExportGraph(graph_pb2.ExportGraphRequest(format=graph_pb2.FILE_FORMAT_CSV), timeout=120)
+        received = [next(stream)]
+        server.process.send_signal(signal.SIGTERM)  # mid-stream: the call must still complete
+        received.extend(stream)
+    code, log = server.stop(signal.SIGTERM) if server.process.poll() is None else (server.process.wait(), "")
+    link_bytes = b"".join(chunk.data for chunk in received if chunk.file == graph_pb2.GRAPH_FILE_LINKS)
+    assert link_bytes.count(b"\n") == ack.link_count + 1  # header + every link
+    assert code == 0
