@@ -168,7 +168,7 @@ def test_sigterm_lets_an_in_flight_export_stream_finish(tmp_path: Path) -> None:
         received = [next(stream)]
         server.process.send_signal(signal.SIGTERM)  # mid-stream: the call must still complete
         received.extend(stream)
-    code, log = server.stop(signal.SIGTERM) if server.process.poll() is None else (server.process.wait(), "")
+    code = server.stop(signal.SIGTERM)[0] if server.process.poll() is None else server.process.wait()
     link_bytes = b"".join(chunk.data for chunk in received if chunk.file == graph_pb2.GRAPH_FILE_LINKS)
     assert link_bytes.count(b"\n") == ack.link_count + 1  # header + every link
     assert code == 0
