@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from datetime import date
 from itertools import islice
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from client.client import ChokepointClient, SupplyLink
+from client.client import ChokepointClient, LinkEvaluation, SupplyLink
 from client.errors import ClientError, UnavailableError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -54,8 +55,15 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--address", default=DEFAULT_ADDRESS, help=f"service host:port (default {DEFAULT_ADDRESS})")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per call")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.add_argument("--scenario", default="", help="policy scenario (default: current)")
+    parser.add_argument("--as-of", default="", help="evaluation date YYYY-MM-DD (default: today)")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    _add_graph_commands(commands)
+    _add_policy_commands(commands)
+    return parser
 
+
+def _add_graph_commands(commands: Any) -> None:
     stats = commands.add_parser("stats", help="graph size, countries, lists, tags and version")
     stats.set_defaults(run=lambda client, _: client.graph_stats())
 
@@ -98,7 +106,74 @@ def _parser() -> argparse.ArgumentParser:
     download.add_argument("directory", type=Path)
     download.add_argument("--format", choices=("csv", "parquet"), default="csv")
     download.set_defaults(run=lambda client, args: client.export_graph(args.directory, fmt=args.format))
-    return parser
+
+
+def _add_policy_commands(commands: Any) -> None:
+    scenarios = commands.add_parser("scenarios", help="list, show, create, update or delete policy scenarios")
+    actions = scenarios.add_subparsers(required=True, metavar="ACTION")
+    actions.add_parser("list").set_defaults(run=lambda client, _: list(client.list_scenarios()))
+    show = actions.add_parser("show", help="a scenario's own measures, as JSON (the file format)")
+    show.add_argument("name")
+    show.set_defaults(run=lambda client, args: client.get_scenario(args.name), json=True)
+    for verb in ("create", "update"):
+        action = actions.add_parser(verb, help=f"{verb} a user scenario from a JSON file (docs/policy.md)")
+        action.add_argument("file", type=Path)
+        action.set_defaults(
+            run=lambda client, args, verb=verb: getattr(client, f"{verb}_scenario")(_read_json(args.file))
+        )
+    delete = actions.add_parser("delete")
+    delete.add_argument("name")
+    delete.set_defaults(run=lambda client, args: {"policy_version": client.delete_scenario(args.name)})
+
+    measures = commands.add_parser("measures", help="list the measures of a scenario")
+    measures.add_argument("--country", default="", help="importer or controlling country")
+    measures.add_argument("--hs", default="", help="only measures covering this HS prefix")
+    measures.add_argument("--in-force", action="store_true", help="only measures in force on --as-of (default today)")
+    measures.add_argument("--tariff-authority", default="", help="e.g. SECTION_301")
+    measures.add_argument("--control-authority", default="", help="e.g. CN_MOFCOM")
+    measures.set_defaults(
+        run=lambda client, args: list(
+            client.list_measures(
+                scenario=args.scenario,
+                country=args.country,
+                hs_prefix=args.hs,
+                in_force_on=args.as_of or (date.today().isoformat() if args.in_force else ""),
+                tariff_authority=args.tariff_authority,
+                control_authority=args.control_authority,
+            )
+        )
+    )
+
+    evaluate = commands.add_parser("evaluate", help="measures, duty and control hazard for one hypothetical shipment")
+    evaluate.add_argument("--hs", required=True, help="HS code, e.g. 8542.31")
+    evaluate.add_argument("--origin", required=True, help="country of origin, e.g. CN")
+    evaluate.add_argument("--to", dest="buyer_country", required=True, help="buyer's (importing) country")
+    evaluate.add_argument("--from", dest="shipping_country", default="", help="shipping country (default: origin)")
+    evaluate.add_argument("--route", default="", help="countries passed, e.g. CN>VN>US")
+    evaluate.add_argument("--buyer-list", action="append", default=[], help="a list the buyer is on (repeatable)")
+    evaluate.set_defaults(
+        run=lambda client, args: client.evaluate_link(
+            hs_code=args.hs,
+            origin_country=args.origin,
+            buyer_country=args.buyer_country,
+            shipping_country=args.shipping_country,
+            route=tuple(part for part in args.route.split(">") if part),
+            buyer_lists=tuple(args.buyer_list),
+            scenario=args.scenario,
+            as_of=args.as_of,
+        )
+    )
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        msg = f"{path}: {error.strerror}"
+        raise ValueError(msg) from None
+    except json.JSONDecodeError as error:
+        msg = f"{path} line {error.lineno} column {error.colno}: {error.msg}"
+        raise ValueError(msg) from None
 
 
 def _first(items: Iterable[Any], limit: int) -> list[Any]:
@@ -121,6 +196,9 @@ def _show(out: Console, result: Any) -> None:
     rows = result if isinstance(result, list) else [result]
     if not rows:
         out.print("(none)")
+        return
+    if isinstance(result, LinkEvaluation):
+        _show_evaluation(out, result)
         return
     plain = [_link_view(row) if isinstance(row, SupplyLink) else _plain(row) for row in rows]
     if len(plain) == 1 and any(isinstance(value, dict) for value in plain[0].values()):
@@ -145,6 +223,24 @@ def _link_view(link: SupplyLink) -> dict[str, Any]:
         "route": ">".join(link.route),
         "tags": ";".join(sorted({*link.tags, *link.derived_tags})),
     }
+
+
+def _show_evaluation(out: Console, evaluation: LinkEvaluation) -> None:
+    out.print(
+        f"[bold]{evaluation.scenario}[/bold] as of {evaluation.as_of_date} (policy {evaluation.policy_version}): "
+        f"duty {evaluation.tariff_rate_fraction:.2%}, control hazard {evaluation.hazard:.2f}"
+        + (", transshipped" if evaluation.transshipment else "")
+    )
+    out.print(f"tags: {';'.join(evaluation.derived_tags) or '-'}")
+    for heading, applied in (("tariffs", evaluation.tariffs), ("export controls", evaluation.export_controls)):
+        table = Table(title=heading, show_edge=False, header_style="bold", title_justify="left")
+        for column in ("measure_id", "basis", "rate/weight", "matched", "source"):
+            table.add_column(column)
+        for item in applied:
+            table.add_row(item.measure_id, item.level, f"{item.value:.4g}", item.matched or "all goods", item.source)
+        out.print(table if applied else f"{heading}: none")
+    for measure_id, status in evaluation.inactive:
+        out.print(f"not applied: {measure_id} ({status})")
 
 
 def _show_record(out: Console, record: dict[str, Any]) -> None:

@@ -10,7 +10,8 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
-from chokepoint.v1 import graph_pb2, graph_pb2_grpc
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
+from google.protobuf import json_format
 
 from client.errors import decode_error
 
@@ -24,6 +25,10 @@ _RETRY_READS = json.dumps(
                 "name": [
                     {"service": "chokepoint.v1.GraphService", "method": method}
                     for method in ("GetCompany", "ListCompanies", "ListSupplyLinks", "ExportGraph", "GetGraphStats")
+                ]
+                + [
+                    {"service": "chokepoint.v1.PolicyService", "method": method}
+                    for method in ("GetScenario", "ListScenarios", "ListMeasures", "EvaluateLink")
                 ],
                 "retryPolicy": {
                     "maxAttempts": 4,
@@ -91,6 +96,54 @@ class ExportedGraph:
     graph_version: int
 
 
+@dataclass(frozen=True)
+class ScenarioSummary:
+    name: str
+    description: str
+    base: str
+    built_in: bool
+    measure_count: int
+    policy_version: str
+
+
+@dataclass(frozen=True)
+class MeasureSummary:
+    measure_id: str
+    kind: str
+    authority: str
+    country: str
+    status: str
+    title: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AppliedMeasure:
+    """A measure that fired: for tariffs `level` is the authority and `value` the rate; for controls the severity
+    and its weight. `matched` is the HS line or what tied the control to the shipment."""
+
+    measure_id: str
+    title: str
+    level: str
+    value: float
+    matched: str
+    source: str
+
+
+@dataclass(frozen=True)
+class LinkEvaluation:
+    tariff_rate_fraction: float
+    hazard: float
+    tariffs: tuple[AppliedMeasure, ...]
+    export_controls: tuple[AppliedMeasure, ...]
+    inactive: tuple[tuple[str, str], ...]
+    derived_tags: tuple[str, ...]
+    transshipment: bool
+    scenario: str
+    as_of_date: str
+    policy_version: str
+
+
 class ChokepointClient:
     """A connection to one Chokepoint service. Use as a context manager, or call `close()`."""
 
@@ -104,6 +157,7 @@ class ChokepointClient:
             else grpc.insecure_channel(address, options=options)
         )
         self._graph = graph_pb2_grpc.GraphServiceStub(self._channel)
+        self._policy = policy_pb2_grpc.PolicyServiceStub(self._channel)
         self.timeout = timeout
 
     def __enter__(self) -> ChokepointClient:
@@ -217,6 +271,110 @@ class ChokepointClient:
             graph_version=response.graph_version,
         )
 
+    def list_scenarios(self) -> Iterator[ScenarioSummary]:
+        for response in self._pages(self._policy.ListScenarios, policy_pb2.ListScenariosRequest()):
+            yield from (_scenario_summary(s, response.policy_version) for s in response.scenarios)
+
+    def get_scenario(self, name: str) -> dict[str, Any]:
+        """The scenario with its own measures, in the JSON form of `docs/policy.md` (what `create_scenario` takes)."""
+        request = policy_pb2.GetScenarioRequest(name=name, view=policy_pb2.POLICY_VIEW_FULL)
+        response = self._call(self._policy.GetScenario, request)
+        return _message_dict(response.scenario)
+
+    def create_scenario(self, scenario: dict[str, Any]) -> ScenarioSummary:
+        """Create a user scenario from its JSON form (docs/policy.md)."""
+        request = policy_pb2.CreateScenarioRequest(scenario=scenario_message(scenario))
+        response = self._call(self._policy.CreateScenario, request)
+        return _scenario_summary(response.scenario, response.policy_version)
+
+    def update_scenario(self, scenario: dict[str, Any]) -> ScenarioSummary:
+        request = policy_pb2.UpdateScenarioRequest(scenario=scenario_message(scenario))
+        response = self._call(self._policy.UpdateScenario, request)
+        return _scenario_summary(response.scenario, response.policy_version)
+
+    def delete_scenario(self, name: str) -> str:
+        """Delete a user scenario; returns the new policy version."""
+        response = self._call(self._policy.DeleteScenario, policy_pb2.DeleteScenarioRequest(name=name))
+        return str(response.policy_version)
+
+    def list_measures(
+        self,
+        *,
+        scenario: str = "",
+        country: str = "",
+        hs_prefix: str = "",
+        in_force_on: str = "",
+        tariff_authority: str = "",
+        control_authority: str = "",
+    ) -> Iterator[MeasureSummary]:
+        request = policy_pb2.ListMeasuresRequest(
+            scenario=scenario,
+            country=country,
+            hs_prefix=hs_prefix,
+            in_force_on=in_force_on,
+            tariff_authority=_enum_value(policy_pb2.TariffAuthority, "TARIFF_AUTHORITY_", tariff_authority),
+            control_authority=_enum_value(policy_pb2.ControlAuthority, "CONTROL_AUTHORITY_", control_authority),
+        )
+        for response in self._pages(self._policy.ListMeasures, request):
+            yield from (_measure_summary(measure) for measure in response.measures)
+
+    def evaluate_link(
+        self,
+        *,
+        hs_code: str,
+        origin_country: str,
+        buyer_country: str,
+        shipping_country: str = "",
+        route: tuple[str, ...] = (),
+        buyer_lists: tuple[str, ...] = (),
+        scenario: str = "",
+        as_of: str = "",
+    ) -> LinkEvaluation:
+        """Every measure that applies to a hypothetical shipment, the stacked duty and the control hazard."""
+        request = policy_pb2.EvaluateLinkRequest(
+            scenario=scenario,
+            as_of_date=as_of,
+            hs_code=hs_code,
+            origin_country=origin_country,
+            shipping_country=shipping_country,
+            route=route,
+            buyer_country=buyer_country,
+            buyer_lists=buyer_lists,
+        )
+        response = self._call(self._policy.EvaluateLink, request)
+        return LinkEvaluation(
+            tariff_rate_fraction=response.tariff_rate_fraction,
+            hazard=response.hazard,
+            tariffs=tuple(
+                AppliedMeasure(
+                    t.measure_id,
+                    t.title,
+                    policy_pb2.TariffAuthority.Name(t.authority).removeprefix("TARIFF_AUTHORITY_"),
+                    t.rate_fraction,
+                    t.hs_prefix,
+                    t.source,
+                )
+                for t in response.tariffs
+            ),
+            export_controls=tuple(
+                AppliedMeasure(
+                    c.measure_id,
+                    c.title,
+                    policy_pb2.Severity.Name(c.severity).removeprefix("SEVERITY_"),
+                    c.weight,
+                    c.matched_on,
+                    c.source,
+                )
+                for c in response.export_controls
+            ),
+            inactive=tuple((m.measure_id, m.status) for m in response.inactive_measures),
+            derived_tags=tuple(response.derived_tags),
+            transshipment=response.transshipment,
+            scenario=response.scenario,
+            as_of_date=response.as_of_date,
+            policy_version=response.policy_version,
+        )
+
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
             return method(request, timeout=self.timeout)
@@ -281,4 +439,171 @@ def _link(message: graph_pb2.SupplyLink) -> SupplyLink:
         tags=tuple(message.tags),
         derived_tags=tuple(message.derived_tags),
         effective_origin_country=message.effective_origin_country,
+    )
+
+
+def scenario_message(document: dict[str, Any]) -> policy_pb2.Scenario:
+    """A scenario's JSON form (docs/policy.md) as a message; enum names may be given without their prefixes."""
+    message = policy_pb2.Scenario(
+        name=str(document.get("name", "")),
+        description=str(document.get("description", "")),
+        base=str(document.get("base") or ""),
+        remove=[str(item) for item in document.get("remove", [])],
+    )
+    for change in document.get("changes", []):
+        json_format.ParseDict(change, message.changes.add())
+    for item in document.get("tariffs", []):
+        tariff = message.tariffs.add(
+            measure_id=item.get("measure_id", ""),
+            title=item.get("title", ""),
+            authority=_enum_value(policy_pb2.TariffAuthority, "TARIFF_AUTHORITY_", item.get("authority", "")),
+            program=item.get("program", ""),
+            importer=item.get("importer", ""),
+            origins=_listed(item.get("origins")),
+            source=item.get("source", ""),
+            note=item.get("note", ""),
+            validity=_validity(item),
+        )
+        lines = item.get("lines") or [
+            {"hs_prefix": "" if prefix == "*" else prefix, "rate_fraction": item.get("rate_fraction", 0.0)}
+            for prefix in _listed(item.get("hs_prefixes"))
+        ]
+        tariff.lines.extend(
+            policy_pb2.TariffLine(hs_prefix=str(line["hs_prefix"]), rate_fraction=float(line["rate_fraction"]))
+            for line in lines
+        )
+        if item.get("alternative_rate_fraction") not in (None, ""):
+            tariff.alternative_rate_fraction = float(item["alternative_rate_fraction"])
+    for item in document.get("export_controls", []):
+        message.export_controls.add(
+            measure_id=item.get("measure_id", ""),
+            title=item.get("title", ""),
+            authority=_enum_value(policy_pb2.ControlAuthority, "CONTROL_AUTHORITY_", item.get("authority", "")),
+            controlling_country=item.get("controlling_country", ""),
+            hs_prefixes=_listed(item.get("hs_prefixes")),
+            tags=_listed(item.get("tags")),
+            destinations=_listed(item.get("destinations")),
+            target_lists=_listed(item.get("target_lists")),
+            severity=_enum_value(policy_pb2.Severity, "SEVERITY_", item.get("severity", "")),
+            source=item.get("source", ""),
+            note=item.get("note", ""),
+            validity=_validity(item),
+        )
+    parameters = document.get("parameters")
+    if parameters is not None:
+        message.parameters.use_alternative_rates = bool(parameters.get("use_alternative_rates", False))
+        for key in ("damping_default", "pass_through_default"):
+            if parameters.get(key) is not None:
+                setattr(message.parameters, key, float(parameters[key]))
+        for severity, weight in (parameters.get("severity_weights") or {}).items():
+            message.parameters.severity_weights.add(
+                severity=_enum_value(policy_pb2.Severity, "SEVERITY_", severity), weight=float(weight)
+            )
+    return message
+
+
+def _validity(item: dict[str, Any]) -> policy_pb2.Validity:
+    suspended = []
+    for period in _listed(item.get("suspended")):
+        start, _, end = period.partition("..")
+        suspended.append(policy_pb2.Period(start=start, end=end))
+    return policy_pb2.Validity(
+        effective_from=item.get("effective_from", ""),
+        effective_until=item.get("effective_until") or "",
+        suspended=suspended,
+        voided_on=item.get("voided_on") or "",
+    )
+
+
+def _listed(value: Any) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return [str(part) for part in value]
+
+
+def _enum_value(enum_type: Any, prefix: str, name: str) -> int:
+    """`MFN` or `TARIFF_AUTHORITY_MFN` -> its number; "" -> 0 (unset); an unknown name raises ValueError."""
+    if not name:
+        return 0
+    full = name if name.startswith(prefix) else prefix + name
+    try:
+        return int(enum_type.Value(full))
+    except ValueError:
+        msg = (
+            f"unknown value {name!r}; expected one of {', '.join(n.removeprefix(prefix) for n in enum_type.keys()[1:])}"
+        )
+        raise ValueError(msg) from None
+
+
+def _message_dict(scenario: policy_pb2.Scenario) -> dict[str, Any]:
+    """A scenario message back in the JSON form (enum names without prefixes)."""
+
+    def validity(v: policy_pb2.Validity) -> dict[str, Any]:
+        return {
+            "effective_from": v.effective_from,
+            "effective_until": v.effective_until,
+            "suspended": [f"{p.start}..{p.end}" for p in v.suspended],
+            "voided_on": v.voided_on,
+        }
+
+    return {
+        "name": scenario.name,
+        "description": scenario.description,
+        "base": scenario.base,
+        "built_in": scenario.built_in,
+        "measure_count": scenario.measure_count,
+        "remove": list(scenario.remove),
+        "changes": [json_format.MessageToDict(change) for change in scenario.changes],
+        "tariffs": [
+            {
+                "measure_id": t.measure_id,
+                "title": t.title,
+                "authority": policy_pb2.TariffAuthority.Name(t.authority).removeprefix("TARIFF_AUTHORITY_"),
+                "program": t.program,
+                "importer": t.importer,
+                "origins": list(t.origins),
+                "lines": [{"hs_prefix": line.hs_prefix, "rate_fraction": line.rate_fraction} for line in t.lines],
+                **validity(t.validity),
+                "source": t.source,
+                "note": t.note,
+            }
+            for t in scenario.tariffs
+        ],
+        "export_controls": [
+            {
+                "measure_id": c.measure_id,
+                "title": c.title,
+                "authority": policy_pb2.ControlAuthority.Name(c.authority).removeprefix("CONTROL_AUTHORITY_"),
+                "controlling_country": c.controlling_country,
+                "hs_prefixes": list(c.hs_prefixes),
+                "tags": list(c.tags),
+                "destinations": list(c.destinations),
+                "target_lists": list(c.target_lists),
+                "severity": policy_pb2.Severity.Name(c.severity).removeprefix("SEVERITY_"),
+                **validity(c.validity),
+                "source": c.source,
+                "note": c.note,
+            }
+            for c in scenario.export_controls
+        ],
+    }
+
+
+def _scenario_summary(scenario: policy_pb2.Scenario, version: str) -> ScenarioSummary:
+    return ScenarioSummary(
+        scenario.name, scenario.description, scenario.base, scenario.built_in, scenario.measure_count, version
+    )
+
+
+def _measure_summary(measure: policy_pb2.Measure) -> MeasureSummary:
+    if measure.HasField("tariff"):
+        t = measure.tariff
+        authority = policy_pb2.TariffAuthority.Name(t.authority).removeprefix("TARIFF_AUTHORITY_")
+        return MeasureSummary(t.measure_id, "tariff", authority, t.importer, measure.status, t.title, t.source)
+    c = measure.export_control
+    authority = policy_pb2.ControlAuthority.Name(c.authority).removeprefix("CONTROL_AUTHORITY_")
+    return MeasureSummary(
+        c.measure_id, "export_control", authority, c.controlling_country, measure.status, c.title, c.source
     )

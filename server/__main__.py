@@ -12,7 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from server.app import AddressInUseError, build_server
 from server.config import Config
 from server.core.errors import ChokepointError
-from server.core.seeding import open_store
+from server.core.seeding import open_policy_store, open_store
 
 log = logging.getLogger("chokepoint")
 
@@ -22,7 +22,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         store = open_store(config.data_dir, seed_graph=config.seed_graph, taxonomy_path=config.taxonomy)
-        service = build_server(config, store)
+        policy = open_policy_store(config.data_dir)
+        service = build_server(config, store, policy)
     except (ChokepointError, AddressInUseError) as error:
         log.error("not starting: %s", error)
         return 2
@@ -33,19 +34,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     graph = store.graph
     host = config.address.rsplit(":", 1)[0]
     log.info(
-        "chokepoint %s serving on %s:%d graph_version=%d companies=%d links=%d store=%s",
+        "chokepoint %s serving on %s:%d graph_version=%d companies=%d links=%d policy_version=%s scenarios=%d store=%s",
         _package_version(),
         host,
         service.port,
         graph.version,
         graph.company_count,
         graph.link_count,
+        policy.version,
+        len(policy.book.scenarios),
         store.path,
     )
     stop.wait()
     log.info("draining in-flight calls (up to %.0f s)", config.grace_seconds)
     service.health.enter_graceful_shutdown()
     service.server.stop(config.grace_seconds).wait()
+    policy.close()
     store.close()
     log.info("stopped")
     return 0

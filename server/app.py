@@ -6,16 +6,21 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
-from chokepoint.v1 import graph_pb2, graph_pb2_grpc
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.config import Config
+from server.core.policy_store import PolicyStore
 from server.core.store import GraphStore
 from server.rpc.errors import ErrorInterceptor
 from server.rpc.graph_servicer import GraphLimits, GraphServicer
+from server.rpc.policy_servicer import PolicyServicer
 
-SERVICE_NAMES = (graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name,)
+SERVICE_NAMES = (
+    graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name,
+    policy_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
+)
 
 
 class AddressInUseError(RuntimeError):
@@ -29,7 +34,7 @@ class Service:
     health: health.HealthServicer
 
 
-def build_server(config: Config, store: GraphStore) -> Service:
+def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Service:
     """A ready-to-start server bound to `config.address`; refuses an address another process holds."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
@@ -43,6 +48,7 @@ def build_server(config: Config, store: GraphStore) -> Service:
     )
     limits = GraphLimits(max_batch_items=config.max_batch_items, max_import_bytes=config.max_import_bytes)
     graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(store, limits), server)
+    policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(policy, store.taxonomy), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -17,7 +17,8 @@ import pytest
 from client.client import ChokepointClient, Company, SupplyLink
 from server.app import Service, build_server
 from server.config import DEFAULT_SEED_GRAPH, Config
-from server.core.seeding import open_store
+from server.core.policy_store import PolicyStore
+from server.core.seeding import open_policy_store, open_store
 from server.core.store import GraphStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,6 +29,7 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 class RunningServer:
     address: str
     store: GraphStore
+    policy: PolicyStore
     service: Service
     data_dir: Path
 
@@ -46,15 +48,17 @@ def serve(tmp_path: Path) -> Iterator[ServeFactory]:
     def start(*, seed_graph: Path | None = None, data_dir: Path | None = None, **settings: object) -> RunningServer:
         directory = data_dir or tmp_path / f"store{len(running)}"
         store = open_store(directory, seed_graph=seed_graph)
-        service = build_server(Config(address="127.0.0.1:0", **settings), store)  # type: ignore[arg-type]
+        policy = open_policy_store(directory)
+        service = build_server(Config(address="127.0.0.1:0", **settings), store, policy)  # type: ignore[arg-type]
         service.server.start()
-        server = RunningServer(f"127.0.0.1:{service.port}", store, service, directory)
+        server = RunningServer(f"127.0.0.1:{service.port}", store, policy, service, directory)
         running.append(server)
         return server
 
     yield start
     for server in running:
         server.service.server.stop(None).wait()
+        server.policy.close()
         server.store.close()
 
 

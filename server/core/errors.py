@@ -43,6 +43,12 @@ class NotFoundError(ChokepointError):
     reason = "NOT_FOUND"
 
 
+class AlreadyExistsError(ChokepointError):
+    """The entity to create exists already."""
+
+    reason = "ALREADY_EXISTS"
+
+
 class FailedPreconditionError(ChokepointError):
     """The request is well formed but the current state refuses it (e.g. a company still in use)."""
 

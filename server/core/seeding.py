@@ -1,4 +1,4 @@
-"""Opening the store the service runs on, seeding an empty one with the embedded default graph."""
+"""Opening the stores the service runs on: the graph (seeding an empty one with the default graph) and policy."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import logging
 from pathlib import Path
 
 from server.core.errors import FailedPreconditionError
-from server.core.store import GraphStore, ImportMode, WriteResult
+from server.core.policy_files import LIBRARY_DIR, load_library
+from server.core.policy_store import PolicyStore
+from server.core.scenarios import built_in_scenarios
+from server.core.store import STORE_FILE, GraphStore, ImportMode, WriteResult
 from server.core.tables import FileFormat, FileKind, read_table, row_source
 from server.core.taxonomy import DEFAULT_TAXONOMY_PATH, load_taxonomy
 
@@ -39,3 +42,10 @@ def seed_store(store: GraphStore, directory: Path) -> WriteResult:
         for kind, path in paths.items()
     }
     return store.import_graph(tables[FileKind.COMPANIES], tables[FileKind.LINKS], mode=ImportMode.REPLACE)
+
+
+def open_policy_store(data_dir: Path, *, library_dir: Path = LIBRARY_DIR) -> PolicyStore:
+    """User scenarios from the store in `data_dir`, over the built-in library and scenarios in `library_dir`."""
+    library = load_library(library_dir)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return PolicyStore.open(data_dir / STORE_FILE, library=library, built_ins=built_in_scenarios(library))

@@ -101,6 +101,10 @@ class GraphStore:
             self._connection.close()
 
     @property
+    def taxonomy(self) -> pl.DataFrame:
+        return self._taxonomy
+
+    @property
     def graph(self) -> Graph:
         """The current graph version; hold on to it to read one consistent version."""
         return self._graph

@@ -18,6 +18,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from server.core.errors import (
+    AlreadyExistsError,
     ChokepointError,
     FailedPreconditionError,
     InvalidArgumentError,
@@ -30,6 +31,7 @@ ERROR_DOMAIN = "chokepoint.dev"
 STATUS_BY_ERROR: dict[type[ChokepointError], grpc.StatusCode] = {
     InvalidArgumentError: grpc.StatusCode.INVALID_ARGUMENT,
     NotFoundError: grpc.StatusCode.NOT_FOUND,
+    AlreadyExistsError: grpc.StatusCode.ALREADY_EXISTS,
     FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StoreCorruptError: grpc.StatusCode.DATA_LOSS,

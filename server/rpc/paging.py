@@ -56,6 +56,10 @@ def _refuse(why: str) -> NoReturn:
 
 def next_page_token(page: Page, *, order: tuple[str, ...], filters: tuple[str, ...]) -> str:
     """The token for the page after `page` (its last row's key), or empty on the last page."""
-    if not page.has_more:
-        return ""
-    return encode_token(tuple(str(part) for part in page.rows.select(order).row(-1)), filters=filters)
+    last = tuple(str(part) for part in page.rows.select(order).row(-1)) if page.has_more else None
+    return token_after(last, filters=filters)
+
+
+def token_after(key: tuple[str, ...] | None, *, filters: tuple[str, ...]) -> str:
+    """A token resuming after `key`; empty when there is no next page (`key` None)."""
+    return "" if key is None else encode_token(key, filters=filters)

@@ -1,0 +1,115 @@
+"""User scenarios of record (SQLite, beside the graph) over the read-only built-ins, with a policy version.
+
+The policy version is `<library hash>.<n>`: it changes when the built-in library's files change or when any user
+scenario is created, updated or deleted, so cached results keyed on it are invalidated exactly then.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+from server.core.errors import AlreadyExistsError, FailedPreconditionError, StoreCorruptError
+from server.core.policy import Scenario
+from server.core.policy_files import Library, scenario_from_json, scenario_to_json
+from server.core.scenarios import ScenarioBook
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, definition TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS policy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO policy_meta VALUES ('revision', '0');
+"""
+
+
+class PolicyStore:
+    """Scenarios by name; writes are serialised, committed, then published as a new immutable `ScenarioBook`."""
+
+    def __init__(self, connection: sqlite3.Connection, library: Library, built_ins: dict[str, Scenario]) -> None:
+        self._connection = connection
+        self._library = library
+        self._built_ins = built_ins
+        self._lock = threading.Lock()
+        self._book, self._revision = self._load()
+
+    @classmethod
+    def open(cls, path: Path, *, library: Library, built_ins: dict[str, Scenario]) -> PolicyStore:
+        try:
+            connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=FULL")
+            connection.executescript(_SCHEMA)
+            return cls(connection, library, built_ins)
+        except sqlite3.DatabaseError as error:
+            msg = f"store {path} is unreadable ({error}); restore it from a backup or move it aside"
+            raise StoreCorruptError(msg) from error
+
+    @property
+    def book(self) -> ScenarioBook:
+        return self._book
+
+    @property
+    def version(self) -> str:
+        return f"{self._library.version}.{self._revision}"
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def create(self, scenario: Scenario) -> str:
+        with self._lock:
+            if scenario.name in self._book.scenarios:
+                if self._book.scenarios[scenario.name].built_in:
+                    self._book.check_new(scenario)  # raises SCENARIO_BUILT_IN
+                msg = f"scenario.name: {scenario.name!r} already exists; use UpdateScenario"
+                raise AlreadyExistsError(msg, reason="SCENARIO_EXISTS")
+            self._book.check_new(scenario)
+            return self._commit("INSERT INTO scenarios VALUES (?, ?)", (scenario.name, _encode(scenario)))
+
+    def update(self, scenario: Scenario) -> str:
+        with self._lock:
+            self._book.get(scenario.name)
+            self._book.check_new(scenario)
+            return self._commit(
+                "UPDATE scenarios SET definition = ? WHERE name = ?", (_encode(scenario), scenario.name)
+            )
+
+    def delete(self, name: str) -> str:
+        with self._lock:
+            scenario = self._book.get(name)
+            if scenario.built_in:
+                msg = f"name: {name!r} is a built-in scenario and read-only"
+                raise FailedPreconditionError(msg, reason="SCENARIO_BUILT_IN")
+            dependants = sorted(s.name for s in self._book.scenarios.values() if s.base == name)
+            if dependants:
+                msg = f"name: scenario {name!r} is the base of {', '.join(dependants)}; delete or rebase them first"
+                raise FailedPreconditionError(msg, reason="SCENARIO_IN_USE")
+            return self._commit("DELETE FROM scenarios WHERE name = ?", (name,))
+
+    def _commit(self, statement: str, parameters: tuple[str, ...]) -> str:
+        cursor = self._connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            cursor.execute(statement, parameters)
+            cursor.execute("UPDATE policy_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
+            book, revision = self._load(cursor)
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        cursor.execute("COMMIT")
+        self._book, self._revision = book, revision
+        return self.version
+
+    def _load(self, cursor: sqlite3.Cursor | None = None) -> tuple[ScenarioBook, int]:
+        reader = cursor or self._connection.cursor()
+        (revision,) = reader.execute("SELECT value FROM policy_meta WHERE key = 'revision'").fetchone()
+        users = {
+            name: scenario_from_json(json.loads(definition), where=f"stored scenario {name!r}")
+            for name, definition in reader.execute("SELECT name, definition FROM scenarios").fetchall()
+        }
+        return ScenarioBook({**users, **self._built_ins}), int(revision)
+
+
+def _encode(scenario: Scenario) -> str:
+    return json.dumps(scenario_to_json(scenario), sort_keys=True)
