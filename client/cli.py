@@ -137,7 +137,7 @@ def _add_policy_commands(commands: Any) -> None:
                 scenario=args.scenario,
                 country=args.country,
                 hs_prefix=args.hs,
-                in_force_on=args.as_of or (date.today().isoformat() if args.in_force else ""),
+                in_force_on=(args.as_of or date.today().isoformat()) if args.in_force else "",
                 tariff_authority=args.tariff_authority,
                 control_authority=args.control_authority,
             )

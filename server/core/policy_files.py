@@ -384,10 +384,10 @@ def _changes(entry: Entry) -> list[Mapping[str, Any]]:
 
 
 def apply_change(
-    measure: TariffMeasure | ExportControl, change: Mapping[str, Any], *, where: str
+    measure: TariffMeasure | ExportControl, change: Mapping[str, Any], *, where: str, field: str
 ) -> TariffMeasure | ExportControl:
     """The base measure with the fields of `change` replaced, checked like any measure."""
-    entry_prefix = where.replace(", ", ".")
+    entry_prefix = field
     if isinstance(measure, TariffMeasure):
         merged = {**tariff_to_json(measure), **change}
         if "hs_prefixes" in change:

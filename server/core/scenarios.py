@@ -19,14 +19,19 @@ MAX_BASE_DEPTH = 16
 
 
 def _apply(
-    tariffs: dict[str, TariffMeasure], controls: dict[str, ExportControl], change: Mapping[str, Any], *, where: str
+    tariffs: dict[str, TariffMeasure],
+    controls: dict[str, ExportControl],
+    change: Mapping[str, Any],
+    *,
+    where: str,
+    field: str,
 ) -> None:
     measure_id = str(change["measure_id"])
     base = tariffs.get(measure_id) or controls.get(measure_id)
     if base is None:
         msg = f"{where}: measure {measure_id!r} is not in the base scenario"
-        raise InvalidArgumentError(msg, violations=[FieldViolation(where.replace(", ", "."), msg)])
-    changed = apply_change(base, change, where=where)
+        raise InvalidArgumentError(msg, violations=[FieldViolation(f"{field}.measure_id", msg)])
+    changed = apply_change(base, change, where=where, field=field)
     if isinstance(changed, TariffMeasure):
         tariffs[measure_id] = changed
     else:
@@ -79,7 +84,13 @@ class ScenarioBook:
                 tariffs.pop(measure_id, None)
                 controls.pop(measure_id, None)
             for index, change in enumerate(scenario.changes):
-                _apply(tariffs, controls, change, where=f"scenario {scenario.name!r}, changes[{index}]")
+                _apply(
+                    tariffs,
+                    controls,
+                    change,
+                    where=f"scenario {scenario.name!r}, changes[{index}]",
+                    field=f"scenario.changes[{index}]",
+                )
             tariffs.update((measure.measure_id, measure) for measure in scenario.tariffs)
             controls.update((control.measure_id, control) for control in scenario.controls)
             parameters = scenario.parameters or parameters
@@ -92,6 +103,9 @@ class ScenarioBook:
         if existing is not None and existing.built_in:
             msg = f"scenario.name: {scenario.name!r} is a built-in scenario and read-only"
             raise FailedPreconditionError(msg, reason="SCENARIO_BUILT_IN")
+        if scenario.base is not None and scenario.base not in self.scenarios:
+            msg = f"scenario.base: scenario {scenario.base!r} not found"
+            raise InvalidArgumentError(msg, violations=[FieldViolation("scenario.base", msg)], reason="UNKNOWN_BASE")
         candidate = ScenarioBook({**self.scenarios, scenario.name: scenario})
         base = candidate.resolve(scenario.base) if scenario.base else None
         missing = [m for m in scenario.remove if base is None or (m not in base.tariffs and m not in base.controls)]

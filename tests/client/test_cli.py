@@ -127,3 +127,95 @@ def test_links_table_shows_route_origin_and_all_tags(address: str, capsys: pytes
     assert "transshipment" in routed
     resold = next(line for line in out.splitlines() if "VN-TRADE" in line)
     assert " CN " in resold  # the origin in effect, not the seller's country
+
+
+def test_evaluate_prints_duty_hazard_and_measures(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "--address",
+        address,
+        "--as-of",
+        "2019-06-01",
+        "evaluate",
+        "--hs",
+        "8542.31",
+        "--origin",
+        "CN",
+        "--to",
+        "US",
+    )
+    assert code == 0
+    assert "duty 25.00%" in out
+    assert "US-301-LIST2" in out
+    code, out, _ = run(
+        capsys,
+        "--address",
+        address,
+        "--json",
+        "--as-of",
+        "2025-01-15",
+        "evaluate",
+        "--hs",
+        "811292",
+        "--origin",
+        "CN",
+        "--to",
+        "US",
+    )
+    evaluation = json.loads(out)
+    assert evaluation["hazard"] == 1.0
+    assert evaluation["export_controls"][0]["measure_id"] == "CN-MOFCOM-2024-46-US-BAN"
+
+
+def test_scenarios_create_from_file_then_list_and_show(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = tmp_path / "whatif.json"
+    spec.write_text(
+        json.dumps(
+            {
+                "name": "no-ieepa",
+                "description": "IEEPA never happened",
+                "base": "current",
+                "remove": ["US-IEEPA-FENTANYL-20"],
+            }
+        )
+    )
+    assert run(capsys, "--address", address, "scenarios", "create", str(spec))[0] == 0
+    code, out, _ = run(capsys, "--address", address, "scenarios", "list")
+    assert code == 0
+    assert "no-ieepa" in out
+    assert "cn-rare-earth-ban-all" in out
+    code, out, _ = run(capsys, "--address", address, "scenarios", "show", "no-ieepa")
+    assert json.loads(out)["remove"] == ["US-IEEPA-FENTANYL-20"]
+
+
+def test_scenario_file_with_bad_json_names_line_and_column(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = tmp_path / "broken.json"
+    spec.write_text('{"name": "x",\n "base": }')
+    code, _, err = run(capsys, "--address", address, "scenarios", "create", str(spec))
+    assert code == 2
+    assert "broken.json line 2 column" in err
+
+
+def test_measures_lists_in_force_measures(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys,
+        "--address",
+        address,
+        "--json",
+        "--as-of",
+        "2023-09-01",
+        "measures",
+        "--in-force",
+        "--country",
+        "CN",
+        "--control-authority",
+        "CN_MOFCOM",
+    )
+    assert code == 0
+    listed = {m["measure_id"]: m["status"] for m in json.loads(out)}
+    assert listed["CN-MOFCOM-2023-23-GA-GE"] == "IN_FORCE"
+    assert "CN-MOFCOM-2025-18-RARE-EARTH" not in listed

@@ -1,0 +1,332 @@
+"""PolicyService end to end on the built-in library, checked against the shared source files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import polars as pl
+import pytest
+
+from client.client import ChokepointClient, LinkEvaluation
+from client.errors import (
+    ClientError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+)
+from tests.conftest import SHARED_DATA, ServeFactory
+
+TARIFFS = SHARED_DATA / "tariffs"
+
+
+def us_rate_on_chinese_goods(hs6: str, day: str) -> float:
+    """MFN + Section 301 on Chinese goods (percent) from the shared USITC-derived file, as a fraction."""
+    rows = pl.read_csv(TARIFFS / "us_tariffs_on_china_hs6_2018_2020.csv", schema_overrides={"hs6": pl.String})
+    steps = rows.filter((pl.col("hs6") == hs6) & (pl.col("time_of_tariff") <= day)).sort("time_of_tariff")
+    return float(steps["tariff"][-1]) / 100
+
+
+def cn_rate_on_us_goods(hs6: str, day: str) -> float:
+    rows = pl.read_csv(TARIFFS / "china_tariffs_on_us_hs6_2018_2019.csv", schema_overrides={"hs6": pl.String})
+    steps = rows.filter((pl.col("hs6") == hs6) & (pl.col("time_of_tariff") <= day)).sort("time_of_tariff")
+    return float(steps["tariff"][-1]) / 100
+
+
+def us_mfn(hts8: str) -> float:
+    rows = pl.read_csv(TARIFFS / "usitc_tariff_database_2017_mfn.csv", schema_overrides={"hts8": pl.String})
+    return float(rows.filter(pl.col("hts8") == hts8)["mfn_ad_val_rate"][0])
+
+
+def fired(evaluation: LinkEvaluation) -> set[str]:
+    return {t.measure_id for t in evaluation.tariffs} | {c.measure_id for c in evaluation.export_controls}
+
+
+@pytest.fixture
+def policy_client(serve: ServeFactory) -> ChokepointClient:
+    return serve().client()
+
+
+def test_chinese_processors_into_the_us_in_2019_pay_list_2_on_top_of_mfn(policy_client: ChokepointClient) -> None:
+    result = policy_client.evaluate_link(hs_code="854231", origin_country="CN", buyer_country="US", as_of="2019-06-01")
+    assert result.tariff_rate_fraction == pytest.approx(us_rate_on_chinese_goods("854231", "2019-06-01"))
+    assert fired(result) == {"US-MFN-2017", "US-301-LIST2"}
+    list2 = next(t for t in result.tariffs if t.measure_id == "US-301-LIST2")
+    assert list2.value == pytest.approx(0.25)
+    assert "9903.88.02" in list2.title
+    assert all(t.source for t in result.tariffs)
+
+
+def test_chinese_magnets_in_2019_pay_mfn_only(policy_client: ChokepointClient) -> None:
+    on_list = pl.read_csv(TARIFFS / "usitc_china_tariffs_301_hts8_2020-01-01.csv", infer_schema=False)["hts8"]
+    assert not on_list.str.starts_with("8505.11").any()  # the shared list: no Section 301 list covered magnets
+    result = policy_client.evaluate_link(hs_code="8505.11", origin_country="CN", buyer_country="US", as_of="2019-06-01")
+    assert fired(result) == {"US-MFN-2017"}
+    assert result.tariff_rate_fraction == pytest.approx(us_mfn("85051100"))
+
+
+def test_magnets_routed_through_vietnam_keep_chinese_origin(policy_client: ChokepointClient) -> None:
+    direct = policy_client.evaluate_link(hs_code="850511", origin_country="CN", buyer_country="US", as_of="2025-06-01")
+    routed = policy_client.evaluate_link(
+        hs_code="850511",
+        origin_country="CN",
+        shipping_country="VN",
+        route=("CN", "VN", "US"),
+        buyer_country="US",
+        as_of="2025-06-01",
+    )
+    vietnamese = policy_client.evaluate_link(
+        hs_code="850511", origin_country="VN", buyer_country="US", as_of="2025-06-01"
+    )
+    assert routed.transshipment
+    assert "transshipment" in routed.derived_tags
+    assert fired(direct) <= fired(routed)  # every duty on Chinese goods still applies
+    assert routed.tariff_rate_fraction >= direct.tariff_rate_fraction > vietnamese.tariff_rate_fraction
+    assert routed.hazard == direct.hazard  # China's magnet controls follow the origin
+
+
+def test_us_magnets_into_china_in_2019_pay_chinas_retaliatory_rate(policy_client: ChokepointClient) -> None:
+    result = policy_client.evaluate_link(hs_code="850511", origin_country="US", buyer_country="CN", as_of="2019-06-01")
+    assert result.tariff_rate_fraction == pytest.approx(cn_rate_on_us_goods("850511", "2019-06-01"))
+    assert any(t.level == "RETALIATORY" for t in result.tariffs)
+
+
+@pytest.mark.parametrize(
+    ("day", "expected_rate", "must_fire", "must_be_inactive"),
+    [
+        ("2018-06-01", 0.0, {"US-MFN-2017"}, {"US-301-LIST2": "NOT_YET_IN_FORCE"}),
+        ("2018-09-01", 0.25, {"US-301-LIST2"}, {}),
+        (
+            "2025-04-20",
+            0.50 + 0.20 + 1.25,
+            {"US-301-SEMI-2025", "US-IEEPA-FENTANYL-20", "US-IEEPA-RECIPROCAL-CN-125"},
+            {},
+        ),
+        (
+            "2025-06-01",
+            0.50 + 0.20 + 0.10,
+            {"US-IEEPA-RECIPROCAL-CN-10-GENEVA"},
+            {"US-301-LIST2": "SUPERSEDED_BY US-301-SEMI-2025"},
+        ),
+        ("2025-12-01", 0.50 + 0.10 + 0.10, {"US-IEEPA-FENTANYL-10-NOV2025"}, {}),
+        ("2026-03-01", 0.50 + 0.10, {"US-122-GLOBAL-2026"}, {"US-IEEPA-FENTANYL-10-NOV2025": "VOIDED"}),
+        ("2026-08-01", 0.50, {"US-301-SEMI-2025"}, {"US-122-GLOBAL-2026": "EXPIRED"}),
+    ],
+    ids=[
+        "before-301",
+        "list2",
+        "april-2025-peak",
+        "after-geneva",
+        "nov-2025-arrangement",
+        "after-ieepa-ruling",
+        "122-expired",
+    ],
+)
+def test_one_link_walks_through_the_regime_changes(
+    policy_client: ChokepointClient,
+    day: str,
+    expected_rate: float,
+    must_fire: set[str],
+    must_be_inactive: dict[str, str],
+) -> None:
+    result = policy_client.evaluate_link(hs_code="854231", origin_country="CN", buyer_country="US", as_of=day)
+    assert result.tariff_rate_fraction == pytest.approx(expected_rate)
+    assert must_fire <= fired(result)
+    inactive = dict(result.inactive)
+    assert {measure: inactive.get(measure) for measure in must_be_inactive} == must_be_inactive
+
+
+@pytest.mark.parametrize(
+    ("day", "hazard", "strongest"),
+    [
+        ("2023-06-01", 0.0, None),
+        ("2023-09-01", 0.4, "CN-MOFCOM-2023-23-GA-GE"),
+        ("2025-01-15", 1.0, "CN-MOFCOM-2024-46-US-BAN"),
+        ("2026-01-15", 0.4, "CN-MOFCOM-2023-23-GA-GE"),
+        ("2026-12-15", 1.0, "CN-MOFCOM-2024-46-US-BAN"),
+    ],
+    ids=["before-2023", "licensing", "us-ban", "ban-suspended", "suspension-over"],
+)
+def test_gallium_to_the_us_walks_through_chinas_controls(
+    policy_client: ChokepointClient, day: str, hazard: float, strongest: str | None
+) -> None:
+    result = policy_client.evaluate_link(hs_code="811292", origin_country="CN", buyer_country="US", as_of=day)
+    assert result.hazard == pytest.approx(hazard)
+    assert (result.export_controls[0].measure_id if result.export_controls else None) == strongest
+
+
+def test_rare_earth_suspension_lapsing_restores_the_october_controls(policy_client: ChokepointClient) -> None:
+    kwargs = {"hs_code": "284690", "origin_country": "CN", "buyer_country": "US", "as_of": "2026-01-15"}
+    current = policy_client.evaluate_link(**kwargs)  # type: ignore[arg-type]
+    lapsed = policy_client.evaluate_link(scenario="rare-earth-suspension-lapses", **kwargs)  # type: ignore[arg-type]
+    banned = policy_client.evaluate_link(scenario="cn-rare-earth-ban-all", **kwargs)  # type: ignore[arg-type]
+    assert dict(current.inactive)["CN-MOFCOM-2025-61-62-RARE-EARTH"] == "SUSPENDED"
+    assert "CN-MOFCOM-2025-61-62-RARE-EARTH" in fired(lapsed)
+    assert current.hazard < lapsed.hazard < banned.hazard == 1.0
+
+
+def test_section_122_at_the_other_reading(policy_client: ChokepointClient) -> None:
+    kwargs = {"hs_code": "850132", "origin_country": "DE", "buyer_country": "US", "as_of": "2026-03-01"}
+    default = policy_client.evaluate_link(**kwargs)  # type: ignore[arg-type]
+    alternative = policy_client.evaluate_link(scenario="section-122-at-15pct", **kwargs)  # type: ignore[arg-type]
+    assert alternative.tariff_rate_fraction - default.tariff_rate_fraction == pytest.approx(0.05)
+
+
+def test_scenario_lifecycle_survives_a_restart(serve: ServeFactory, tmp_path: Path) -> None:
+    first = serve(data_dir=tmp_path / "store")
+    scenario = {
+        "name": "no-301",
+        "description": "Section 301 lifted",
+        "base": "current",
+        "remove": ["US-301-LIST2", "US-301-SEMI-2025"],
+        "tariffs": [
+            {
+                "measure_id": "MY-DUTY",
+                "title": "A test duty",
+                "authority": "OTHER",
+                "program": "TEST",
+                "importer": "US",
+                "origins": ["CN"],
+                "hs_prefixes": ["8542"],
+                "rate_fraction": 0.05,
+                "effective_from": "2018-01-01",
+                "source": "test",
+            }
+        ],
+        "parameters": {"severity_weights": {"LICENCE_REQUIRED": 0.6}},
+    }
+    with first.client() as client:
+        created = client.create_scenario(scenario)
+        assert (created.name, created.base, created.built_in) == ("no-301", "current", False)
+        result = client.evaluate_link(
+            hs_code="854231", origin_country="CN", buyer_country="US", as_of="2019-06-01", scenario="no-301"
+        )
+        assert fired(result) == {"US-MFN-2017", "MY-DUTY"}
+        gallium = client.evaluate_link(
+            hs_code="811292", origin_country="CN", buyer_country="DE", as_of="2024-01-01", scenario="no-301"
+        )
+        assert gallium.hazard == pytest.approx(0.6)
+        updated = client.update_scenario({**scenario, "remove": ["US-301-LIST2"]})
+        assert updated.policy_version != created.policy_version
+    first.service.server.stop(None).wait()
+    first.policy.close()
+    first.store.close()
+    with serve(data_dir=tmp_path / "store").client() as client:
+        stored = client.get_scenario("no-301")
+        assert stored["remove"] == ["US-301-LIST2"]
+        assert [t["measure_id"] for t in stored["tariffs"]] == ["MY-DUTY"]
+        assert "no-301" in {s.name for s in client.list_scenarios()}
+        client.delete_scenario("no-301")
+        with pytest.raises(NotFoundError):
+            client.get_scenario("no-301")
+
+
+def test_built_in_scenarios_are_read_only(policy_client: ChokepointClient) -> None:
+    with pytest.raises(FailedPreconditionError) as updating:
+        policy_client.update_scenario({"name": "current", "base": ""})
+    with pytest.raises(FailedPreconditionError) as deleting:
+        policy_client.delete_scenario("current")
+    with pytest.raises(FailedPreconditionError) as creating:
+        policy_client.create_scenario({"name": "cn-rare-earth-ban-all", "base": "current"})
+    assert {updating.value.reason, deleting.value.reason, creating.value.reason} == {"SCENARIO_BUILT_IN"}
+
+
+def test_scenario_errors_name_the_field(policy_client: ChokepointClient) -> None:
+    base = {"name": "bad", "base": "current"}
+    cases: list[tuple[dict[str, object], str]] = [
+        ({**base, "name": "Bad Name"}, "scenario.name"),
+        ({**base, "base": "nope"}, "scenario.base"),
+        ({**base, "remove": ["NOT-A-MEASURE"]}, "scenario.remove[0]"),
+        (
+            {
+                **base,
+                "tariffs": [
+                    {
+                        "measure_id": "X",
+                        "title": "x",
+                        "authority": "OTHER",
+                        "program": "P",
+                        "importer": "US",
+                        "hs_prefixes": ["*"],
+                        "rate_fraction": 25,
+                        "effective_from": "2020-01-01",
+                        "source": "s",
+                    }
+                ],
+            },
+            "scenario.tariffs[0].lines[0].rate_fraction",
+        ),  # the client sends hs_prefixes + rate as lines
+        (
+            {
+                **base,
+                "export_controls": [
+                    {
+                        "measure_id": "Y",
+                        "title": "y",
+                        "authority": "CN_MOFCOM",
+                        "controlling_country": "CN",
+                        "tags": ["gallium"],
+                        "severity": "BAN",
+                        "effective_from": "2025-13-01",
+                        "source": "s",
+                    }
+                ],
+            },
+            "scenario.export_controls[0].effective_from",
+        ),
+        (
+            {**base, "changes": [{"measure_id": "US-122-GLOBAL-2026", "effective_until": "2020-01-01"}]},
+            "scenario.changes[0].effective_until",
+        ),
+    ]
+    for document, field in cases:
+        with pytest.raises(InvalidArgumentError) as caught:
+            policy_client.create_scenario(document)
+        assert [v.field for v in caught.value.violations] == [field], caught.value.message
+
+
+def test_deleting_a_base_of_another_scenario_is_refused(policy_client: ChokepointClient) -> None:
+    policy_client.create_scenario({"name": "parent", "base": "current"})
+    policy_client.create_scenario({"name": "child", "base": "parent"})
+    with pytest.raises(FailedPreconditionError) as caught:
+        policy_client.delete_scenario("parent")
+    assert caught.value.reason == "SCENARIO_IN_USE"
+    with pytest.raises(ClientError) as duplicate:
+        policy_client.create_scenario({"name": "child", "base": "current"})
+    assert duplicate.value.code == grpc.StatusCode.ALREADY_EXISTS
+
+
+def test_list_measures_filters_and_pages(policy_client: ChokepointClient) -> None:
+    mofcom = list(policy_client.list_measures(control_authority="CN_MOFCOM"))
+    assert mofcom
+    assert {m.kind for m in mofcom} == {"export_control"}
+    assert all(m.country == "CN" and m.source for m in mofcom)
+    in_force = {m.measure_id for m in policy_client.list_measures(country="US", in_force_on="2019-06-01")}
+    assert {"US-MFN-2017", "US-301-LIST2"} <= in_force
+    assert "US-122-GLOBAL-2026" not in in_force
+    semis = {m.measure_id for m in policy_client.list_measures(hs_prefix="8542", tariff_authority="SECTION_301")}
+    assert "US-301-SEMI-2025" in semis
+    everything = [m.measure_id for m in policy_client.list_measures()]
+    assert everything == sorted(everything)
+    assert len(everything) == len(set(everything))
+
+
+def test_evaluate_link_errors_name_the_field(policy_client: ChokepointClient) -> None:
+    cases = [
+        ({"hs_code": "", "origin_country": "CN", "buyer_country": "US"}, "hs_code"),
+        ({"hs_code": "85x", "origin_country": "CN", "buyer_country": "US"}, "hs_code"),
+        ({"hs_code": "8542", "origin_country": "China", "buyer_country": "US"}, "origin_country"),
+        ({"hs_code": "8542", "origin_country": "CN", "buyer_country": "US", "route": ("CN", "??")}, "route[1]"),
+        ({"hs_code": "8542", "origin_country": "CN", "buyer_country": "US", "as_of": "2025-02-30"}, "as_of_date"),
+        (
+            {"hs_code": "8542", "origin_country": "CN", "buyer_country": "US", "buyer_lists": ("bad list",)},
+            "buyer_lists[0]",
+        ),
+    ]
+    for kwargs, field in cases:
+        with pytest.raises(InvalidArgumentError) as caught:
+            policy_client.evaluate_link(**kwargs)  # type: ignore[arg-type]
+        assert [v.field for v in caught.value.violations] == [field]
+    with pytest.raises(NotFoundError) as unknown:
+        policy_client.evaluate_link(hs_code="8542", origin_country="CN", buyer_country="US", scenario="nope")
+    assert unknown.value.reason == "SCENARIO_NOT_FOUND"
