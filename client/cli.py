@@ -118,9 +118,7 @@ def _add_policy_commands(commands: Any) -> None:
     for verb in ("create", "update"):
         action = actions.add_parser(verb, help=f"{verb} a user scenario from a JSON file (docs/policy.md)")
         action.add_argument("file", type=Path)
-        action.set_defaults(
-            run=lambda client, args, verb=verb: getattr(client, f"{verb}_scenario")(_read_json(args.file))
-        )
+        action.set_defaults(run=lambda client, args, verb=verb: _send_scenario_file(client, verb, args.file))
     delete = actions.add_parser("delete")
     delete.add_argument("name")
     delete.set_defaults(run=lambda client, args: {"policy_version": client.delete_scenario(args.name)})
@@ -163,6 +161,15 @@ def _add_policy_commands(commands: Any) -> None:
             as_of=args.as_of,
         )
     )
+
+
+def _send_scenario_file(client: ChokepointClient, verb: str, path: Path) -> Any:
+    """Create or update from a file; the service's field errors are prefixed with the file's name."""
+    try:
+        return getattr(client, f"{verb}_scenario")(_read_json(path))
+    except ClientError as error:
+        error.message = f"{path.name}: {error.message}"
+        raise
 
 
 def _read_json(path: Path) -> Any:

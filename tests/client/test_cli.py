@@ -219,3 +219,15 @@ def test_measures_lists_in_force_measures(address: str, capsys: pytest.CaptureFi
     listed = {m["measure_id"]: m["status"] for m in json.loads(out)}
     assert listed["CN-MOFCOM-2023-23-GA-GE"] == "IN_FORCE"
     assert "CN-MOFCOM-2025-18-RARE-EARTH" not in listed
+
+
+def test_scenario_file_field_errors_name_the_file(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    spec = tmp_path / "whatif.json"
+    spec.write_text(json.dumps({"name": "w", "base": "current", "remove": ["NO-SUCH-MEASURE"]}))
+    code, _, err = run(capsys, "--address", address, "scenarios", "create", str(spec))
+    assert code == EXIT_REFUSED
+    assert err.startswith(
+        "error: whatif.json: scenario.remove[0]: measure 'NO-SUCH-MEASURE' is not in the base scenario"
+    )
