@@ -139,8 +139,9 @@ def _tariff_line(measure: TariffMeasure, shipment: Shipment) -> tuple[str, float
     return None
 
 
-def _precedence(applied: AppliedTariff) -> tuple[int, date]:
-    return len(applied.hs_prefix), applied.measure.validity.effective_from
+def _precedence(applied: AppliedTariff) -> tuple[int, date, str]:
+    """Most specific line, then the later measure; the id breaks exact ties so the choice never depends on order."""
+    return len(applied.hs_prefix), applied.measure.validity.effective_from, applied.measure.measure_id
 
 
 def _superseded(loser: AppliedTariff, winner: AppliedTariff) -> InactiveMeasure:
