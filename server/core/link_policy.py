@@ -70,7 +70,7 @@ def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
         if not measure.validity.in_force(on):
             continue
         alternative = policy.parameters.use_alternative_rates and measure.alternative_rate_fraction is not None
-        origins = sorted(measure.origins) or [None]
+        origins: list[str | None] = [*sorted(measure.origins)] or [None]
         for prefix, rate in measure.lines.items():
             for origin in origins:
                 rows.append(

@@ -1,0 +1,162 @@
+"""Whole-graph exposure scores under one scenario on one date: disruption, tariff cost, breakdowns, 0-100 score.
+
+Formulas (docs/scoring.md has the worked example):
+- disruption  X_b = sum_e w_e [ h_e + a_e (1 - h_e) X_s ]   (h_e: link hazard, a_e: damping by product category)
+- tariff cost C_b = sum_e w_e [ r_e + p_e C_s ]             (r_e: stacked duty rate, p_e: pass-through)
+- dollar impact = C_b x b's annual input spend
+- score = 100 x (0.7 X + 0.3 min(1, C / 0.25)); level low < 20 <= medium < 40 <= high < 60 <= critical
+Breakdowns keep the propagation matrix of the full scenario and split the direct terms by the link's material
+tags (a link may count for several materials) and by the controlling country of its strongest control (each
+link counts once, so the country columns sum to X).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from server.core.graph import Graph
+from server.core.link_policy import evaluate_links
+from server.core.policy import PolicySet
+from server.core.propagation import input_shares, propagate
+
+# Share of an upstream disruption passed on through a link, by what the link carries. Critical raw materials have
+# no short-run substitute (a refinery without feed stops); chips a little more; installed fab tools keep running
+# for years, so losing the toolmaker hurts slowly. Links carrying none of these use the scenario's default.
+DAMPING_BY_TAG: dict[str, float] = {
+    "rare_earth": 0.9,
+    "gallium": 0.9,
+    "germanium": 0.9,
+    "antimony": 0.9,
+    "graphite": 0.9,
+    "tungsten": 0.9,
+    "magnet": 0.8,
+    "semiconductor": 0.8,
+    "wafer": 0.8,
+    "silicon": 0.8,
+    "semiconductor_equipment": 0.5,
+    "lithography": 0.5,
+    "euv": 0.5,
+}
+SCORE_DISRUPTION_WEIGHT = 0.7
+SCORE_TARIFF_WEIGHT = 0.3
+SCORE_TARIFF_FULL = 0.25  # a 25% added duty on all inputs counts as fully exposed
+LEVELS = ((60.0, "critical"), (40.0, "high"), (20.0, "medium"), (0.0, "low"))
+
+
+@dataclass(frozen=True)
+class Scores:
+    """One (graph version, scenario, date, parameters) result.
+
+    `companies`: idx, company_id, country, disruption (+ _tier1/_tier2/_tier3_plus), tariff_cost (+ tiers),
+    input_spend_usd, tariff_impact_usd, score, level. `by_material` / `by_country`: idx, key, disruption (only
+    non-zero rows). `links`: per link of the graph, w, hazard, tariff_rate, damping, control_id, control_country,
+    tariff_ids.
+    """
+
+    companies: pl.DataFrame
+    by_material: pl.DataFrame
+    by_country: pl.DataFrame
+    links: pl.DataFrame
+    graph_version: int
+    on: date
+
+
+def score_graph(
+    graph: Graph, policy: PolicySet, *, on: date, damping: float | None = None, pass_through: float | None = None
+) -> Scores:
+    """Score every company of `graph` under `policy` on day `on`; `damping`/`pass_through` override the defaults."""
+    link_policy = evaluate_links(graph, policy, on=on)
+    shares = input_shares(graph)
+    hazard = link_policy["hazard"].to_numpy()
+    rate = link_policy["tariff_rate"].to_numpy()
+    link_damping = _damping(graph, default=policy.parameters.damping_default, override=damping)
+    carry_through = np.full(
+        rate.shape, policy.parameters.pass_through_default if pass_through is None else pass_through
+    )
+    disruption = propagate(graph, hazard, link_damping * (1.0 - hazard), shares=shares)
+    tariff = propagate(graph, rate, carry_through, shares=shares)
+    materials = sorted(DAMPING_BY_TAG.keys() | _all_tags(graph))
+    tags = graph.links["derived_tags"]
+    material_columns = (
+        np.column_stack([hazard * tags.list.contains(m).to_numpy() for m in materials])
+        if materials
+        else np.zeros((hazard.size, 0))
+    )
+    countries = sorted(c for c in link_policy["control_country"].unique().to_list() if c is not None)
+    country_columns = (
+        np.column_stack([hazard * (link_policy["control_country"] == c).fill_null(False).to_numpy() for c in countries])
+        if countries
+        else np.zeros((hazard.size, 0))
+    )
+    carry = link_damping * (1.0 - hazard)
+    by_material = _long(propagate(graph, material_columns, carry, shares=shares).total, materials)
+    by_country = _long(propagate(graph, country_columns, carry, shares=shares).total, countries)
+    spend = np.bincount(
+        graph.links["buyer_idx"].to_numpy(),
+        weights=graph.links["annual_value_usd"].to_numpy(),
+        minlength=graph.company_count,
+    )
+    score = 100.0 * (
+        SCORE_DISRUPTION_WEIGHT * disruption.total
+        + SCORE_TARIFF_WEIGHT * np.minimum(1.0, tariff.total / SCORE_TARIFF_FULL)
+    )
+    companies = (
+        graph.companies.select("idx", "company_id", "country")
+        .with_columns(
+            pl.Series("disruption", disruption.total),
+            pl.Series("disruption_tier1", disruption.tier1),
+            pl.Series("disruption_tier2", disruption.tier2),
+            pl.Series("disruption_tier3_plus", disruption.tier3_plus),
+            pl.Series("tariff_cost", tariff.total),
+            pl.Series("tariff_tier1", tariff.tier1),
+            pl.Series("tariff_tier2", tariff.tier2),
+            pl.Series("tariff_tier3_plus", tariff.tier3_plus),
+            pl.Series("input_spend_usd", spend),
+            pl.Series("tariff_impact_usd", tariff.total * spend),
+            pl.Series("score", np.round(score, 2)),
+        )
+        .with_columns(level_of(pl.col("score")).alias("level"))
+    )
+    links = link_policy.with_columns(pl.Series("w", shares), pl.Series("damping", link_damping))
+    return Scores(companies, by_material, by_country, links, graph.version, on)
+
+
+def level_of(score: pl.Expr) -> pl.Expr:
+    """The level for people: low < 20 <= medium < 40 <= high < 60 <= critical."""
+    expression = pl.lit("low")
+    for threshold, name in reversed(LEVELS[:-1]):
+        expression = pl.when(score >= threshold).then(pl.lit(name)).otherwise(expression)
+    return expression
+
+
+def _damping(graph: Graph, *, default: float, override: float | None) -> np.ndarray:
+    """a_e: the override if given, else the highest category damping among the link's tags, else the default."""
+    if override is not None:
+        return np.full(graph.link_count, override)
+    tags = graph.links["derived_tags"]
+    damping = np.full(graph.link_count, default)
+    for tag, value in DAMPING_BY_TAG.items():
+        damping = np.where(tags.list.contains(tag).to_numpy(), np.maximum(damping, value), damping)
+    return damping
+
+
+def _all_tags(graph: Graph) -> set[str]:
+    return set(graph.links["derived_tags"].explode().drop_nulls().unique().to_list()) - {"transshipment"}
+
+
+def _long(values: np.ndarray, keys: list[str]) -> pl.DataFrame:
+    """An n x K block as (idx, key, disruption) rows, zeros dropped."""
+    rows, columns = np.nonzero(values > 0)
+    return pl.DataFrame(
+        {
+            "idx": rows.astype(np.int32),
+            "key": pl.Series([keys[c] for c in columns], dtype=pl.String)
+            if len(columns)
+            else pl.Series([], dtype=pl.String),
+            "disruption": values[rows, columns],
+        }
+    )
