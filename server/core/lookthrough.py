@@ -1,0 +1,83 @@
+"""Where a company's supply of a material really comes from: look-through origin shares against face value.
+
+Face value: the shares of the buyer's inbound links carrying material m, by the goods' origin country.
+Look-through: each such link passes on its supplier's own origin mix for m when the supplier buys m itself
+(a refiner, a trader), and its own origin when it does not (the last tier the graph knows):
+
+    mix(s) = sum over s's inbound m-links e of share_e x ( mix(supplier_e) if supplier_e buys m else origin_e )
+
+solved by iteration over the upstream m-subgraph, `max_depth` tiers deep; mass still in flight at the cut (long
+cycles) is reported as `coverage` < 1 and the shares are normalised over what arrived.
+HHI = sum of squared shares (1 = a single country).
+
+Example: B buys rare earths 71 from a Chinese miner and 29 from a Malaysian refiner that buys 30% Chinese feed.
+Face value: CN 0.71, MY 0.29. Look-through: CN 0.71 + 0.29 x 0.3 = 0.797, MY 0.29 x 0.7 = 0.203.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from server.core.graph import Graph
+from server.core.upstream import MAX_DEPTH, collect_upstream
+
+
+@dataclass(frozen=True)
+class OriginShares:
+    material: str
+    face_value: dict[str, float]
+    look_through: dict[str, float]
+    face_value_hhi: float
+    look_through_hhi: float
+    coverage: float
+
+
+def origin_shares(graph: Graph, root: int, material: str, *, max_depth: int = MAX_DEPTH) -> OriginShares:
+    """Face-value and look-through origin shares of `root`'s supply of `material` (empty when it buys none)."""
+    upstream = collect_upstream(graph, root, material=material, max_depth=max_depth)
+    if upstream.rows.size == 0:
+        return OriginShares(material, {}, {}, 0.0, 0.0, 0.0)
+    links = graph.links[upstream.rows]
+    buyers = links["buyer_idx"].to_numpy()
+    suppliers = links["supplier_idx"].to_numpy()
+    origins = links["effective_origin_country"].to_numpy()
+    countries = sorted(set(origins.tolist()))
+    column = {country: index for index, country in enumerate(countries)}
+    nodes = sorted(set(buyers.tolist()) | set(suppliers.tolist()))
+    slot = {node: index for index, node in enumerate(nodes)}
+    buyer_slots = np.array([slot[b] for b in buyers.tolist()])
+    supplier_slots = np.array([slot[s] for s in suppliers.tolist()])
+    buys_material = np.zeros(len(nodes), dtype=bool)
+    buys_material[buyer_slots] = True
+    passes_on = buys_material[supplier_slots]
+    leaf = sp.csr_array(
+        (upstream.share * ~passes_on, (buyer_slots, [column[o] for o in origins.tolist()])),
+        shape=(len(nodes), len(countries)),
+    )
+    through = sp.csr_array((upstream.share * passes_on, (buyer_slots, supplier_slots)), shape=(len(nodes), len(nodes)))
+    mix = np.zeros((len(nodes), len(countries)))
+    for _ in range(max_depth):
+        mix = leaf.toarray() + through @ mix
+    root_mix = mix[slot[root]]
+    coverage = float(root_mix.sum())
+    tier1 = buyers == root
+    face = np.bincount(
+        [column[o] for o in origins[tier1].tolist()], weights=upstream.share[tier1], minlength=len(countries)
+    )
+    look = root_mix / coverage if coverage > 0 else root_mix
+    return OriginShares(
+        material=material,
+        face_value=_shares(countries, face),
+        look_through=_shares(countries, look),
+        face_value_hhi=float(np.square(face).sum()),
+        look_through_hhi=float(np.square(look).sum()),
+        coverage=coverage,
+    )
+
+
+def _shares(countries: list[str], values: np.ndarray) -> dict[str, float]:
+    ranked = sorted(((float(v), c) for c, v in zip(countries, values, strict=True) if v > 0), reverse=True)
+    return {country: value for value, country in ranked}
