@@ -54,7 +54,7 @@ class Scores:
     `companies`: idx, company_id, country, disruption (+ _tier1/_tier2/_tier3_plus), tariff_cost (+ tiers),
     input_spend_usd, tariff_impact_usd, score, level. `by_material` / `by_country`: idx, key, disruption (only
     non-zero rows). `links`: per link of the graph, w, hazard, tariff_rate, damping, control_id, control_country,
-    tariff_ids.
+    tariff_ids, pass_through.
     """
 
     companies: pl.DataFrame
@@ -121,7 +121,9 @@ def score_graph(
         )
         .with_columns(level_of(pl.col("score")).alias("level"))
     )
-    links = link_policy.with_columns(pl.Series("w", shares), pl.Series("damping", link_damping))
+    links = link_policy.with_columns(
+        pl.Series("w", shares), pl.Series("damping", link_damping), pl.Series("pass_through", carry_through)
+    )
     return Scores(companies, by_material, by_country, links, graph.version, on)
 
 
