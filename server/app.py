@@ -6,20 +6,23 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import grpc
-from chokepoint.v1 import graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
+from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.config import Config
 from server.core.policy_store import PolicyStore
+from server.core.score_cache import ScoreCache
 from server.core.store import GraphStore
 from server.rpc.errors import ErrorInterceptor
+from server.rpc.exposure_servicer import ExposureServicer
 from server.rpc.graph_servicer import GraphLimits, GraphServicer
 from server.rpc.policy_servicer import PolicyServicer
 
 SERVICE_NAMES = (
     graph_pb2.DESCRIPTOR.services_by_name["GraphService"].full_name,
     policy_pb2.DESCRIPTOR.services_by_name["PolicyService"].full_name,
+    exposure_pb2.DESCRIPTOR.services_by_name["ExposureService"].full_name,
 )
 
 
@@ -49,6 +52,7 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     limits = GraphLimits(max_batch_items=config.max_batch_items, max_import_bytes=config.max_import_bytes)
     graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(store, limits), server)
     policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(policy, store.taxonomy), server)
+    exposure_pb2_grpc.add_ExposureServiceServicer_to_server(ExposureServicer(store, policy, ScoreCache()), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -19,8 +19,6 @@ import heapq
 from dataclasses import dataclass
 from enum import StrEnum
 
-import numpy as np
-
 from server.core.graph import Graph
 from server.core.scores import Scores
 
@@ -85,4 +83,3 @@ def top_paths(
             expansions += 1
             push_links_of(int(suppliers[path[-1]]), path, weight)
     return found
-

@@ -1,0 +1,323 @@
+"""ExposureService: validate the request, fetch (or compute once) the whole-graph scores, convert the answer."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import grpc
+from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
+
+from server.core import exposure_queries
+from server.core.chokepoints import find_chokepoints
+from server.core.errors import FieldViolation, InvalidArgumentError
+from server.core.explain import Component, top_paths
+from server.core.graph import Graph
+from server.core.lookthrough import origin_shares
+from server.core.policy import PolicySet
+from server.core.policy_store import PolicyStore
+from server.core.queries import require_company
+from server.core.scenarios import CURRENT
+from server.core.score_cache import ScoreCache
+from server.core.scores import Scores, score_graph
+from server.core.shipments import parse_day
+from server.core.store import GraphStore
+from server.rpc import paging, validation
+
+COMPONENTS = {
+    exposure_pb2.SCORE_COMPONENT_UNSPECIFIED: "score",
+    exposure_pb2.SCORE_COMPONENT_SCORE: "score",
+    exposure_pb2.SCORE_COMPONENT_DISRUPTION: "disruption",
+    exposure_pb2.SCORE_COMPONENT_TARIFF_COST: "tariff_cost",
+    exposure_pb2.SCORE_COMPONENT_TARIFF_IMPACT: "tariff_impact",
+}
+MAX_PATHS = 100
+MAX_PATH_DEPTH = 12
+
+
+class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
+    def __init__(self, graphs: GraphStore, policies: PolicyStore, cache: ScoreCache) -> None:
+        self._graphs = graphs
+        self._policies = policies
+        self._cache = cache
+
+    def ScoreCompany(
+        self, request: exposure_pb2.ScoreCompanyRequest, context: grpc.ServicerContext
+    ) -> exposure_pb2.ScoreCompanyResponse:
+        graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, request.overrides)
+        index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
+        materials = list(request.materials) or exposure_queries.bought_materials(graph, index)
+        return exposure_pb2.ScoreCompanyResponse(
+            score=_company_score(exposure_queries.company_breakdown(scores, index)),
+            origins=[_origins(graph, index, material) for material in materials],
+            context=scenario_context,
+        )
+
+    def RankCompanies(
+        self, request: exposure_pb2.RankCompaniesRequest, context: grpc.ServicerContext
+    ) -> exposure_pb2.RankCompaniesResponse:
+        component = COMPONENTS.get(request.order_by, "score")
+        filters = (
+            request.scenario,
+            request.as_of_date,
+            component,
+            request.country,
+            request.tag,
+            str(request.overrides),
+        )
+        after = paging.decode_token(request.page_token, filters=filters, key_length=2)
+        graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, request.overrides)
+        ranking = exposure_queries.rank_companies(
+            graph,
+            scores,
+            component=component,
+            country=request.country,
+            tag=request.tag,
+            after=after,
+            limit=paging.page_size(request.page_size),
+        )
+        rows = ranking.rows.to_dicts()
+        last = exposure_queries.rank_key(rows[-1], component) if ranking.has_more else None
+        return exposure_pb2.RankCompaniesResponse(
+            scores=[_company_score(exposure_queries.CompanyBreakdown(row, [], [])) for row in rows],
+            next_page_token=paging.token_after(last, filters=filters),
+            total_size=ranking.total_size,
+            context=scenario_context,
+        )
+
+    def ExplainExposure(
+        self, request: exposure_pb2.ExplainExposureRequest, context: grpc.ServicerContext
+    ) -> exposure_pb2.ExplainExposureResponse:
+        limit = _bounded(request.limit, "limit", default=10, maximum=MAX_PATHS)
+        depth = _bounded(request.max_depth, "max_depth", default=6, maximum=MAX_PATH_DEPTH)
+        graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, request.overrides)
+        index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
+        component = (
+            Component.TARIFF
+            if request.component
+            in (exposure_pb2.SCORE_COMPONENT_TARIFF_COST, exposure_pb2.SCORE_COMPONENT_TARIFF_IMPACT)
+            else Component.DISRUPTION
+        )
+        paths = top_paths(graph, scores, index, component=component, limit=limit, max_depth=depth)
+        policy = self._policies.book.resolve(scenario_context.scenario)
+        full = request.view == exposure_pb2.EXPLAIN_VIEW_FULL
+        total_column = "disruption" if component is Component.DISRUPTION else "tariff_cost"
+        return exposure_pb2.ExplainExposureResponse(
+            paths=[
+                exposure_pb2.ExposurePath(
+                    contribution=path.contribution,
+                    links=[
+                        _path_link(graph, scores, policy, row, tier=tier, component=component, full=full)
+                        for tier, row in enumerate(path.rows, 1)
+                    ],
+                )
+                for path in paths
+            ],
+            total=float(scores.companies[total_column][index]),
+            explained=sum(path.contribution for path in paths),
+            context=scenario_context,
+        )
+
+    def FindChokepoints(
+        self, request: exposure_pb2.FindChokepointsRequest, context: grpc.ServicerContext
+    ) -> exposure_pb2.FindChokepointsResponse:
+        limit = _bounded(request.limit, "limit", default=10, maximum=MAX_PATHS)
+        graph = self._graphs.graph
+        index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
+        found = find_chokepoints(graph, index, material=request.material or None, top=limit)
+        ids, countries = graph.companies["company_id"], graph.companies["country"]
+        share_of = dict(found.pass_through)
+        return exposure_pb2.FindChokepointsResponse(
+            dominators=[
+                exposure_pb2.PassThrough(company_id=ids[node], country=countries[node], share=share_of.get(node, 1.0))
+                for node in found.dominators
+            ],
+            pass_through=[
+                exposure_pb2.PassThrough(company_id=ids[node], country=countries[node], share=share)
+                for node, share in found.pass_through
+            ],
+            countries=[exposure_pb2.KeyValue(key=country, value=share) for country, share in found.countries],
+            upstream_link_count=found.upstream_links,
+            graph_version=graph.version,
+        )
+
+    def CompareScenarios(
+        self, request: exposure_pb2.CompareScenariosRequest, context: grpc.ServicerContext
+    ) -> exposure_pb2.CompareScenariosResponse:
+        component = COMPONENTS.get(request.order_by, "score")
+        filters = (
+            request.baseline_scenario,
+            request.baseline_as_of_date,
+            request.scenario,
+            request.as_of_date,
+            component,
+        )
+        after = paging.decode_token(request.page_token, filters=filters, key_length=2)
+        graph = self._graphs.graph
+        _, baseline, baseline_context = self._scores(
+            request.baseline_scenario, request.baseline_as_of_date, None, graph=graph
+        )
+        _, compared, compared_context = self._scores(request.scenario, request.as_of_date, None, graph=graph)
+        comparison = exposure_queries.compare_scores(
+            baseline, compared, component=component, after=after, limit=paging.page_size(request.page_size)
+        )
+        rows = comparison.rows.to_dicts()
+        last = exposure_queries.change_key(rows[-1]) if comparison.has_more else None
+        return exposure_pb2.CompareScenariosResponse(
+            changes=[
+                exposure_pb2.CompanyChange(
+                    company_id=row["company_id"],
+                    country=row["country"],
+                    baseline_score=row["baseline_score"],
+                    score=row["score"],
+                    baseline_level=row["baseline_level"],
+                    level=row["level"],
+                    disruption_change=row["disruption_change"],
+                    tariff_cost_change=row["tariff_cost_change"],
+                    tariff_impact_change_usd=row["tariff_impact_change_usd"],
+                )
+                for row in rows
+            ],
+            next_page_token=paging.token_after(last, filters=filters),
+            companies_level_up=comparison.level_up,
+            companies_level_down=comparison.level_down,
+            total_tariff_impact_change_usd=comparison.total_impact_change_usd,
+            total_size=comparison.total_size,
+            baseline_context=baseline_context,
+            context=compared_context,
+        )
+
+    def _scores(
+        self, scenario: str, as_of: str, overrides: exposure_pb2.ScoringOverrides | None, *, graph: Graph | None = None
+    ) -> tuple[Graph, Scores, exposure_pb2.ScoreContext]:
+        """The cached whole-graph scores for this request, with the graph they belong to and their context."""
+        graph = graph or self._graphs.graph
+        book, policy_version = self._policies.book, self._policies.version
+        name = scenario or CURRENT
+        policy = book.resolve(name)
+        day = parse_day(as_of, field="as_of_date", default=datetime.now(UTC).date())
+        damping = _fraction(overrides, "damping")
+        pass_through = _fraction(overrides, "pass_through")
+        key = (graph.version, name, policy_version, day, damping, pass_through)
+        scores = self._cache.get(
+            key, lambda: score_graph(graph, policy, on=day, damping=damping, pass_through=pass_through)
+        )
+        return (
+            graph,
+            scores,
+            _context(
+                name,
+                day,
+                graph_version=graph.version,
+                policy_version=policy_version,
+                policy=policy,
+                damping=damping,
+                pass_through=pass_through,
+            ),
+        )
+
+
+def _context(
+    name: str,
+    day: date,
+    *,
+    graph_version: int,
+    policy_version: str,
+    policy: PolicySet,
+    damping: float | None,
+    pass_through: float | None,
+) -> exposure_pb2.ScoreContext:
+    return exposure_pb2.ScoreContext(
+        scenario=name,
+        as_of_date=day.isoformat(),
+        graph_version=graph_version,
+        policy_version=policy_version,
+        damping_default=policy.parameters.damping_default if damping is None else damping,
+        pass_through=policy.parameters.pass_through_default if pass_through is None else pass_through,
+    )
+
+
+def _fraction(overrides: exposure_pb2.ScoringOverrides | None, field: str) -> float | None:
+    if overrides is None or not overrides.HasField(field):
+        return None
+    value = float(getattr(overrides, field))
+    if not 0.0 <= value <= 1.0:
+        message = f"overrides.{field}: must be in [0, 1], got {value}"
+        raise InvalidArgumentError(message, violations=[FieldViolation(f"overrides.{field}", message)])
+    return value
+
+
+def _bounded(value: int, field: str, *, default: int, maximum: int) -> int:
+    if value < 0 or value > maximum:
+        message = f"{field}: must be between 0 and {maximum}, got {value}"
+        raise InvalidArgumentError(message, violations=[FieldViolation(field, message)])
+    return value or default
+
+
+def _pairs(items: list[tuple[str, float]]) -> list[exposure_pb2.KeyValue]:
+    return [exposure_pb2.KeyValue(key=key, value=value) for key, value in items]
+
+
+def _company_score(breakdown: exposure_queries.CompanyBreakdown) -> exposure_pb2.CompanyScore:
+    row = breakdown.row
+    return exposure_pb2.CompanyScore(
+        company_id=row["company_id"],
+        country=row["country"],
+        disruption=row["disruption"],
+        disruption_tier1=row["disruption_tier1"],
+        disruption_tier2=row["disruption_tier2"],
+        disruption_tier3_plus=row["disruption_tier3_plus"],
+        disruption_by_material=_pairs(breakdown.by_material),
+        disruption_by_country=_pairs(breakdown.by_country),
+        tariff_cost=row["tariff_cost"],
+        tariff_tier1=row["tariff_tier1"],
+        tariff_tier2=row["tariff_tier2"],
+        tariff_tier3_plus=row["tariff_tier3_plus"],
+        input_spend_usd=row["input_spend_usd"],
+        tariff_impact_usd=row["tariff_impact_usd"],
+        score=row["score"],
+        level=row["level"],
+    )
+
+
+def _origins(graph: Graph, index: int, material: str) -> exposure_pb2.OriginShares:
+    shares = origin_shares(graph, index, material)
+    return exposure_pb2.OriginShares(
+        material=material,
+        face_value=_pairs(list(shares.face_value.items())),
+        look_through=_pairs(list(shares.look_through.items())),
+        face_value_hhi=shares.face_value_hhi,
+        look_through_hhi=shares.look_through_hhi,
+        coverage=shares.coverage,
+    )
+
+
+def _path_link(
+    graph: Graph, scores: Scores, policy: PolicySet, row: int, *, tier: int, component: Component, full: bool
+) -> exposure_pb2.PathLink:
+    link = graph.links.row(row, named=True)
+    fired = scores.links.row(row, named=True)
+
+    def measure(measure_id: str) -> exposure_pb2.FiredMeasure:
+        found = policy.tariffs.get(measure_id) or policy.controls.get(measure_id)
+        if not full or found is None:
+            return exposure_pb2.FiredMeasure(measure_id=measure_id)
+        return exposure_pb2.FiredMeasure(measure_id=measure_id, title=found.title, source=found.source)
+
+    message = exposure_pb2.PathLink(
+        tier=tier,
+        supplier_id=link["supplier_id"],
+        buyer_id=link["buyer_id"],
+        hs_code=link["hs_code"],
+        annual_value_usd=link["annual_value_usd"],
+        input_share=fired["w"],
+        origin_country=link["effective_origin_country"],
+        route=link["route"],
+        hazard=fired["hazard"],
+        tariff_rate=fired["tariff_rate"],
+        carry=fired["damping"] * (1 - fired["hazard"]) if component is Component.DISRUPTION else fired["pass_through"],
+        tariffs=[measure(measure_id) for measure_id in fired["tariff_ids"]],
+        derived_tags=link["derived_tags"],
+    )
+    if fired["control_id"] is not None:
+        message.control.CopyFrom(measure(fired["control_id"]))
+    return message
