@@ -10,6 +10,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -60,7 +61,82 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_graph_commands(commands)
     _add_policy_commands(commands)
+    _add_exposure_commands(commands)
     return parser
+
+
+def _add_exposure_commands(commands: Any) -> None:
+    score = commands.add_parser("score", help="all exposure components of one company")
+    score.add_argument("company_id")
+    score.add_argument("--material", action="append", default=[], help="look-through origins for (repeatable)")
+    score.set_defaults(
+        run=lambda client, args: Report(
+            "score",
+            client.score_company(
+                args.company_id, scenario=args.scenario, as_of=args.as_of, materials=tuple(args.material)
+            ),
+        )
+    )
+    rank = commands.add_parser("rank", help="companies ordered by a component")
+    rank.add_argument("--by", default="score", choices=("score", "disruption", "tariff_cost", "tariff_impact"))
+    rank.add_argument("--country", default="")
+    rank.add_argument("--tag", default="", help="only buyers of links with this tag")
+    rank.add_argument("--limit", type=int, default=20)
+    rank.set_defaults(
+        run=lambda client, args: [
+            {
+                k: row[k]
+                for k in ("company_id", "country", "score", "level", "disruption", "tariff_cost", "tariff_impact_usd")
+            }
+            for row in _first(
+                client.rank_companies(
+                    scenario=args.scenario, as_of=args.as_of, order_by=args.by, country=args.country, tag=args.tag
+                ),
+                args.limit,
+            )
+        ]
+    )
+    explain = commands.add_parser("explain", help="the upstream paths behind a company's exposure")
+    explain.add_argument("company_id")
+    explain.add_argument("--component", default="disruption", choices=("disruption", "tariff_cost"))
+    explain.add_argument("--limit", type=int, default=5)
+    explain.add_argument("--depth", type=int, default=6)
+    explain.set_defaults(
+        run=lambda client, args: Report(
+            "explain",
+            client.explain_exposure(
+                args.company_id,
+                scenario=args.scenario,
+                as_of=args.as_of,
+                component=args.component,
+                limit=args.limit,
+                max_depth=args.depth,
+                full=True,
+            ),
+        )
+    )
+    chokepoints = commands.add_parser("chokepoints", help="single points of failure upstream of a company")
+    chokepoints.add_argument("company_id")
+    chokepoints.add_argument("--material", default="")
+    chokepoints.set_defaults(
+        run=lambda client, args: Report("chokepoints", client.find_chokepoints(args.company_id, material=args.material))
+    )
+    compare = commands.add_parser("compare", help="per-company changes between two scenarios or dates")
+    compare.add_argument("--baseline", default="", help="baseline scenario (default current)")
+    compare.add_argument("--baseline-as-of", default="", help="baseline date (default today)")
+    compare.add_argument("--limit", type=int, default=20)
+    compare.set_defaults(
+        run=lambda client, args: Report(
+            "compare",
+            client.compare_scenarios(
+                baseline_scenario=args.baseline,
+                baseline_as_of=args.baseline_as_of,
+                scenario=args.scenario,
+                as_of=args.as_of,
+                page_size=args.limit,
+            ),
+        )
+    )
 
 
 def _add_graph_commands(commands: Any) -> None:
@@ -183,6 +259,14 @@ def _read_json(path: Path) -> Any:
         raise ValueError(msg) from None
 
 
+@dataclass(frozen=True)
+class Report:
+    """A structured answer printed as a short report (or as its data with --json)."""
+
+    kind: str
+    data: dict[str, Any]
+
+
 def _first(items: Iterable[Any], limit: int) -> list[Any]:
     return list(islice(items, limit))
 
@@ -192,6 +276,8 @@ def _plain(result: Any) -> Any:
         return [_plain(item) for item in result]
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return {key: _plain(value) for key, value in dataclasses.asdict(result).items()}
+    if isinstance(result, Report):
+        return result.data
     if isinstance(result, Path):
         return str(result)
     if isinstance(result, tuple):
@@ -206,6 +292,9 @@ def _show(out: Console, result: Any) -> None:
         return
     if isinstance(result, LinkEvaluation):
         _show_evaluation(out, result)
+        return
+    if isinstance(result, Report):
+        _show_report(out, result)
         return
     plain = [_link_view(row) if isinstance(row, SupplyLink) else _plain(row) for row in rows]
     if len(plain) == 1 and any(isinstance(value, dict) for value in plain[0].values()):
@@ -230,6 +319,58 @@ def _link_view(link: SupplyLink) -> dict[str, Any]:
         "route": ">".join(link.route),
         "tags": ";".join(sorted({*link.tags, *link.derived_tags})),
     }
+
+
+def _show_report(out: Console, report: Report) -> None:
+    data = report.data
+    if report.kind == "score":
+        score = data["score"]
+        out.print(
+            f"[bold]{score['company_id']}[/bold] ({score['country']}): score {score['score']:.1f} {score['level']} | "
+            f"disruption {score['disruption']:.3f} (tier 1 {score['disruption_tier1']:.3f}, tier 2 "
+            f"{score['disruption_tier2']:.3f}, tier 3+ {score['disruption_tier3_plus']:.3f}) | tariff cost "
+            f"{score['tariff_cost']:.2%} = ${score['tariff_impact_usd']:,.0f} a year"
+        )
+        for name in ("disruption_by_material", "disruption_by_country"):
+            items = ", ".join(f"{item['key']} {item['value']:.3f}" for item in score.get(name, []))
+            out.print(f"{name}: {items or '-'}")
+        for origin in data.get("origins", []):
+            face = ", ".join(f"{i['key']} {i['value']:.0%}" for i in origin.get("face_value", [])[:5])
+            look = ", ".join(f"{i['key']} {i['value']:.0%}" for i in origin.get("look_through", [])[:5])
+            out.print(
+                f"{origin['material']}: face value {face} (HHI {origin['face_value_hhi']:.2f}); "
+                f"look-through {look} (HHI {origin['look_through_hhi']:.2f})"
+            )
+    elif report.kind == "explain":
+        out.print(
+            f"total {data['total']:.4f}, the {len(data.get('paths', []))} paths below explain {data['explained']:.4f}"
+        )
+        for path in data.get("paths", []):
+            hops = " <- ".join([path["links"][0]["buyer_id"], *[link["supplier_id"] for link in path["links"]]])
+            last = path["links"][-1]
+            measure = last.get("control", {}).get("measure_id") or ",".join(
+                t["measure_id"] for t in last.get("tariffs", [])
+            )
+            out.print(
+                f"{path['contribution']:.4f}  {hops}  "
+                f"(hs {last['hs_code']}, hazard {last['hazard']:.2f}, duty {last['tariff_rate']:.2%}; {measure})"
+            )
+    elif report.kind == "chokepoints":
+        dominators = ", ".join(d["company_id"] for d in data.get("dominators", []))
+        out.print(f"all upstream supply passes through: {dominators or 'no single company'}")
+        for item in data.get("pass_through", []):
+            out.print(f"  {item['company_id']} ({item['country']}) {item['share']:.0%}")
+        out.print("countries: " + ", ".join(f"{c['key']} {c['value']:.0%}" for c in data.get("countries", [])))
+    else:
+        out.print(
+            f"levels up {data['companies_level_up']}, down {data['companies_level_down']}; tariff impact change "
+            f"${data['total_tariff_impact_change_usd']:,.0f} a year; {data['total_size']} companies changed"
+        )
+        for change in data.get("changes", []):
+            out.print(
+                f"  {change['company_id']}: {change['baseline_score']:.1f} {change['baseline_level']} -> "
+                f"{change['score']:.1f} {change['level']} (disruption {change['disruption_change']:+.3f})"
+            )
 
 
 def _show_evaluation(out: Console, evaluation: LinkEvaluation) -> None:

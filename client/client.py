@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import grpc
-from chokepoint.v1 import graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
+from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
 from google.protobuf import json_format
 
 from client.errors import decode_error
@@ -29,7 +29,8 @@ _RETRY_READS = json.dumps(
                 + [
                     {"service": "chokepoint.v1.PolicyService", "method": method}
                     for method in ("GetScenario", "ListScenarios", "ListMeasures", "EvaluateLink")
-                ],
+                ]
+                + [{"service": "chokepoint.v1.ExposureService"}],
                 "retryPolicy": {
                     "maxAttempts": 4,
                     "initialBackoff": "0.1s",
@@ -158,6 +159,7 @@ class ChokepointClient:
         )
         self._graph = graph_pb2_grpc.GraphServiceStub(self._channel)
         self._policy = policy_pb2_grpc.PolicyServiceStub(self._channel)
+        self._exposure = exposure_pb2_grpc.ExposureServiceStub(self._channel)
         self.timeout = timeout
 
     def __enter__(self) -> ChokepointClient:
@@ -374,6 +376,83 @@ class ChokepointClient:
             as_of_date=response.as_of_date,
             policy_version=response.policy_version,
         )
+
+    def score_company(
+        self, company_id: str, *, scenario: str = "", as_of: str = "", materials: tuple[str, ...] = ()
+    ) -> dict[str, Any]:
+        """All score components, origin shares per material and the context, as plain data."""
+        request = exposure_pb2.ScoreCompanyRequest(
+            company_id=company_id, scenario=scenario, as_of_date=as_of, materials=materials
+        )
+        return _plain(self._call(self._exposure.ScoreCompany, request))
+
+    def rank_companies(
+        self,
+        *,
+        scenario: str = "",
+        as_of: str = "",
+        order_by: str = "score",
+        country: str = "",
+        tag: str = "",
+        page_size: int = 0,
+    ) -> Iterator[dict[str, Any]]:
+        request = exposure_pb2.RankCompaniesRequest(
+            scenario=scenario,
+            as_of_date=as_of,
+            country=country,
+            tag=tag,
+            page_size=page_size,
+            order_by=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", order_by.upper()),
+        )
+        for response in self._pages(self._exposure.RankCompanies, request):
+            yield from (_plain(score) for score in response.scores)
+
+    def explain_exposure(
+        self,
+        company_id: str,
+        *,
+        scenario: str = "",
+        as_of: str = "",
+        component: str = "disruption",
+        limit: int = 0,
+        max_depth: int = 0,
+        full: bool = False,
+    ) -> dict[str, Any]:
+        request = exposure_pb2.ExplainExposureRequest(
+            company_id=company_id,
+            scenario=scenario,
+            as_of_date=as_of,
+            limit=limit,
+            max_depth=max_depth,
+            component=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", component.upper()),
+            view=exposure_pb2.EXPLAIN_VIEW_FULL if full else exposure_pb2.EXPLAIN_VIEW_BASIC,
+        )
+        return _plain(self._call(self._exposure.ExplainExposure, request))
+
+    def find_chokepoints(self, company_id: str, *, material: str = "", limit: int = 0) -> dict[str, Any]:
+        request = exposure_pb2.FindChokepointsRequest(company_id=company_id, material=material, limit=limit)
+        return _plain(self._call(self._exposure.FindChokepoints, request))
+
+    def compare_scenarios(
+        self,
+        *,
+        baseline_scenario: str = "",
+        baseline_as_of: str = "",
+        scenario: str = "",
+        as_of: str = "",
+        order_by: str = "score",
+        page_size: int = 0,
+    ) -> dict[str, Any]:
+        """The first page of changes (biggest movers first) and the totals."""
+        request = exposure_pb2.CompareScenariosRequest(
+            baseline_scenario=baseline_scenario,
+            baseline_as_of_date=baseline_as_of,
+            scenario=scenario,
+            as_of_date=as_of,
+            page_size=page_size,
+            order_by=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", order_by.upper()),
+        )
+        return _plain(self._call(self._exposure.CompareScenarios, request))
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
@@ -606,4 +685,11 @@ def _measure_summary(measure: policy_pb2.Measure) -> MeasureSummary:
     authority = policy_pb2.ControlAuthority.Name(c.authority).removeprefix("CONTROL_AUTHORITY_")
     return MeasureSummary(
         c.measure_id, "export_control", authority, c.controlling_country, measure.status, c.title, c.source
+    )
+
+
+def _plain(message: Any) -> dict[str, Any]:
+    """A response as plain data with the proto field names; zero values included so every field is present."""
+    return json_format.MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )

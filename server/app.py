@@ -35,6 +35,7 @@ class Service:
     server: grpc.Server
     port: int
     health: health.HealthServicer
+    scores: ScoreCache
 
 
 def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Service:
@@ -52,7 +53,8 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     limits = GraphLimits(max_batch_items=config.max_batch_items, max_import_bytes=config.max_import_bytes)
     graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(store, limits), server)
     policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(policy, store.taxonomy), server)
-    exposure_pb2_grpc.add_ExposureServiceServicer_to_server(ExposureServicer(store, policy, ScoreCache()), server)
+    scores = ScoreCache()
+    exposure_pb2_grpc.add_ExposureServiceServicer_to_server(ExposureServicer(store, policy, scores), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -66,4 +68,4 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     if port == 0:
         msg = f"cannot listen on {config.address}: address in use or unavailable"
         raise AddressInUseError(msg)
-    return Service(server=server, port=port, health=health_servicer)
+    return Service(server=server, port=port, health=health_servicer, scores=scores)
