@@ -56,7 +56,8 @@ def shipment_signatures(graph: Graph) -> pl.DataFrame:
             pl.col("supplier_country").alias("shipping"),
             "buyer_country",
             "buyer_idx",
-            pl.concat_list("derived_tags", "tags").list.unique().list.sort().alias("tags"),
+            # Derived tags come sorted and user tags are few: the concatenation is already a canonical key.
+            pl.concat_list("derived_tags", "tags").alias("tags"),
             pl.col("derived_tags").list.contains(TRANSSHIPMENT).alias("transshipment"),
         )
         .join(buyer_lists, on="buyer_idx", how="left", maintain_order="left")

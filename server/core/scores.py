@@ -79,18 +79,14 @@ def score_graph(
     )
     disruption = propagate(graph, hazard, link_damping * (1.0 - hazard), shares=shares)
     tariff = propagate(graph, rate, carry_through, shares=shares)
-    materials = sorted(DAMPING_BY_TAG.keys() | _all_tags(graph))
+    exposed = hazard > 0
+    materials = sorted(_all_tags(graph, exposed))
     tags = graph.links["derived_tags"]
-    material_columns = (
-        np.column_stack([hazard * tags.list.contains(m).to_numpy() for m in materials])
-        if materials
-        else np.zeros((hazard.size, 0))
-    )
-    countries = sorted(c for c in link_policy["control_country"].unique().to_list() if c is not None)
-    country_columns = (
-        np.column_stack([hazard * (link_policy["control_country"] == c).fill_null(False).to_numpy() for c in countries])
-        if countries
-        else np.zeros((hazard.size, 0))
+    material_columns = _columns([hazard * tags.list.contains(m).to_numpy() for m in materials], hazard.size)
+    countries = sorted(c for c in link_policy.filter(pl.Series(exposed))["control_country"].unique().to_list() if c)
+    control_country = link_policy["control_country"]
+    country_columns = _columns(
+        [hazard * (control_country == c).fill_null(False).to_numpy() for c in countries], hazard.size
     )
     carry = link_damping * (1.0 - hazard)
     by_material = _long(propagate(graph, material_columns, carry, shares=shares).total, materials)
@@ -146,8 +142,14 @@ def _damping(graph: Graph, *, default: float, override: float | None) -> np.ndar
     return damping
 
 
-def _all_tags(graph: Graph) -> set[str]:
-    return set(graph.links["derived_tags"].explode().drop_nulls().unique().to_list()) - {"transshipment"}
+def _all_tags(graph: Graph, exposed: np.ndarray) -> set[str]:
+    """Material tags on links with a hazard: only those can carry a non-zero breakdown."""
+    tags = graph.links["derived_tags"].filter(pl.Series(exposed)).explode().drop_nulls().unique()
+    return set(tags.to_list()) - {"transshipment"}
+
+
+def _columns(columns: list[np.ndarray], rows: int) -> np.ndarray:
+    return np.column_stack(columns) if columns else np.zeros((rows, 0))
 
 
 def _long(values: np.ndarray, keys: list[str]) -> pl.DataFrame:
