@@ -5,7 +5,9 @@ For each size: generate a graph (graphs/generate.py) as Parquet, then
 - ImportGraph through the real client into a real `python -m server` process (upload + validate + SQLite commit
   + compute-form build), reported as seconds and as a ratio to the baseline;
 - restart: time from spawning the server on that store until it serves (integrity check + load + build);
-- resident memory of the service process per link, after the import and after a restart.
+- resident memory of the service process per link, after the import and after a restart;
+- scoring: the first ScoreCompany (computes the whole graph under `current`) and then cached ScoreCompany latency
+  (p50/p99 of sequential calls), beside GetCompany on the same server as the baseline of a trivial unary call.
 Results are printed and written to bench/results.md with the machine description.
 """
 
@@ -19,9 +21,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from client.client import ChokepointClient
@@ -29,6 +33,7 @@ from graphs.generate import generate_graph, write_graph
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).with_name("results.md")
+AS_OF = "2026-01-15"
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,10 @@ class Row:
     restart_s: float
     rss_import_bytes_per_link: float
     rss_restart_bytes_per_link: float
+    first_score_s: float
+    score_p50_ms: float
+    score_p99_ms: float
+    get_company_p50_ms: float
 
 
 def start_server(data_dir: Path) -> tuple[subprocess.Popen[str], int, float]:
@@ -87,6 +96,12 @@ def measure(companies: int, *, seed: int, workdir: Path) -> Row:
         started = time.perf_counter()
         client.import_graph(companies_path, links_path)
         imported = time.perf_counter() - started
+        company_id = str(graph.companies["company_id"][graph.companies.height // 2])
+        started = time.perf_counter()
+        client.score_company(company_id, as_of=AS_OF)
+        first_score = time.perf_counter() - started
+        score_ms = latencies(lambda: client.score_company(company_id, as_of=AS_OF))
+        get_ms = latencies(lambda: client.get_company(company_id))
     rss_import = rss_bytes(process.pid)
     stop(process)
     process, _, restart = start_server(store)
@@ -94,8 +109,31 @@ def measure(companies: int, *, seed: int, workdir: Path) -> Row:
     stop(process)
     size = (companies_path.stat().st_size + links_path.stat().st_size) / 1024**2
     return Row(
-        companies, link_count, size, baseline, imported, restart, rss_import / link_count, rss_restart / link_count
+        companies,
+        link_count,
+        size,
+        baseline,
+        imported,
+        restart,
+        rss_import / link_count,
+        rss_restart / link_count,
+        first_score,
+        float(np.percentile(score_ms, 50)),
+        float(np.percentile(score_ms, 99)),
+        float(np.percentile(get_ms, 50)),
     )
+
+
+def latencies(call: Callable[[], object], *, count: int = 300) -> np.ndarray:
+    """Milliseconds per sequential call, after 20 warm-up calls."""
+    for _ in range(20):
+        call()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return np.array(times)
 
 
 def render(rows: list[Row]) -> str:
@@ -112,6 +150,17 @@ def render(rows: list[Row]) -> str:
         f"| {r.companies:,} | {r.links:,} | {r.parquet_mib:.1f} | {r.baseline_read_s:.3f} | {r.import_s:.2f} | "
         f"{r.import_s / r.baseline_read_s:.0f}x | {r.restart_s:.2f} | {r.rss_import_bytes_per_link:.0f} | "
         f"{r.rss_restart_bytes_per_link:.0f} |"
+        for r in rows
+    ]
+    lines += [
+        "\n## Scoring (scenario `current`, as of " + AS_OF + "; real server, one client, sequential calls)\n",
+        "| links | first ScoreCompany s (whole graph) | cached ScoreCompany p50 ms | p99 ms "
+        "| baseline: GetCompany p50 ms | ratio |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.links:,} | {r.first_score_s:.2f} | {r.score_p50_ms:.2f} | {r.score_p99_ms:.2f} | "
+        f"{r.get_company_p50_ms:.2f} | {r.score_p50_ms / r.get_company_p50_ms:.1f}x |"
         for r in rows
     ]
     return "\n".join(lines) + "\n"

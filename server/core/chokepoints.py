@@ -43,8 +43,8 @@ def find_chokepoints(
     upstream = collect_upstream(graph, root, material=material, max_depth=max_depth)
     if upstream.rows.size == 0:
         return Chokepoints(material, [], [], [], 0)
-    buyers = graph.links["buyer_idx"].to_numpy()[upstream.rows]
-    suppliers = graph.links["supplier_idx"].to_numpy()[upstream.rows]
+    buyers = graph.buyer_array[upstream.rows]
+    suppliers = graph.supplier_array[upstream.rows]
     network = nx.DiGraph()
     network.add_edges_from(zip(buyers.tolist(), suppliers.tolist(), strict=True))
     network.add_edges_from((node, SOURCES) for node in list(network.nodes) if network.out_degree(node) == 0)

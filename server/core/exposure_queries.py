@@ -47,7 +47,10 @@ def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
     """One company's row and its material and controlling-country breakdowns, largest first."""
 
     def pairs(frame: pl.DataFrame) -> list[tuple[str, float]]:
-        rows = frame.filter(pl.col("idx") == index).sort(["disruption", "key"], descending=[True, False])
+        # Breakdown tables are sorted by idx: a binary search finds the company's rows without a scan.
+        ids = frame["idx"]
+        start, end = int(ids.search_sorted(index, "left")), int(ids.search_sorted(index, "right"))
+        rows = frame.slice(start, end - start).sort(["disruption", "key"], descending=[True, False])
         return [(key, float(value)) for key, value in rows.select("key", "disruption").iter_rows()]
 
     return CompanyBreakdown(
@@ -57,11 +60,10 @@ def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
 
 def bought_materials(graph: Graph, index: int) -> list[str]:
     """Tags on the company's inbound links (its directly bought materials), transshipment excluded."""
-    rows = graph.links.slice(
-        int(graph.inbound_indptr[index]), int(graph.inbound_indptr[index + 1] - graph.inbound_indptr[index])
-    )
-    tags = rows.select(pl.concat_list("derived_tags", "tags").explode().drop_nulls().unique().sort()).to_series()
-    return [tag for tag in tags.to_list() if tag != "transshipment"]
+    start, end = int(graph.inbound_indptr[index]), int(graph.inbound_indptr[index + 1])
+    tags = graph.links.select("derived_tags", "tags").slice(start, end - start)
+    found = {tag for column in tags.iter_columns() for values in column.to_list() for tag in values}
+    return sorted(found - {"transshipment"})
 
 
 def rank_companies(

@@ -7,6 +7,7 @@ reader holding a `Graph` always sees one consistent version.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -42,6 +43,35 @@ class Graph:
     @property
     def link_count(self) -> int:
         return self.links.height
+
+    # Plain arrays of the link columns that per-query code walks; built on first use, then shared by all queries
+    # of this version (a Graph never changes, so they never go stale).
+    @cached_property
+    def supplier_array(self) -> np.ndarray:
+        return self.links["supplier_idx"].to_numpy()
+
+    @cached_property
+    def buyer_array(self) -> np.ndarray:
+        return self.links["buyer_idx"].to_numpy()
+
+    @cached_property
+    def value_array(self) -> np.ndarray:
+        return self.links["annual_value_usd"].to_numpy()
+
+    @cached_property
+    def origin_array(self) -> np.ndarray:
+        return self.links["effective_origin_country"].to_numpy()
+
+    def carries(self, tag: str) -> np.ndarray:
+        """Per link: does it carry `tag` (derived or user)? Cached per tag for this version."""
+        masks: dict[str, np.ndarray] = self.__dict__.setdefault("_tag_masks", {})
+        if tag not in masks:
+            masks[tag] = (
+                self.links.select(pl.col("derived_tags").list.contains(tag) | pl.col("tags").list.contains(tag))
+                .to_series()
+                .to_numpy()
+            )
+        return masks[tag]
 
     def company_index(self, company_id: str) -> int | None:
         """The `idx` of a company, or None; a binary search over the sorted ids."""

@@ -40,10 +40,9 @@ def origin_shares(graph: Graph, root: int, material: str, *, max_depth: int = MA
     upstream = collect_upstream(graph, root, material=material, max_depth=max_depth)
     if upstream.rows.size == 0:
         return OriginShares(material, {}, {}, 0.0, 0.0, 0.0)
-    links = graph.links[upstream.rows]
-    buyers = links["buyer_idx"].to_numpy()
-    suppliers = links["supplier_idx"].to_numpy()
-    origins = links["effective_origin_country"].to_numpy()
+    buyers = graph.buyer_array[upstream.rows]
+    suppliers = graph.supplier_array[upstream.rows]
+    origins = graph.origin_array[upstream.rows]
     countries = sorted(set(origins.tolist()))
     column = {country: index for index, country in enumerate(countries)}
     nodes = sorted(set(buyers.tolist()) | set(suppliers.tolist()))
@@ -58,9 +57,10 @@ def origin_shares(graph: Graph, root: int, material: str, *, max_depth: int = MA
         shape=(len(nodes), len(countries)),
     )
     through = sp.csr_array((upstream.share * passes_on, (buyer_slots, supplier_slots)), shape=(len(nodes), len(nodes)))
+    leaf_block = leaf.toarray()
     mix = np.zeros((len(nodes), len(countries)))
     for _ in range(max_depth):
-        mix = leaf.toarray() + through @ mix
+        mix = leaf_block + through @ mix
     root_mix = mix[slot[root]]
     coverage = float(root_mix.sum())
     tier1 = buyers == root

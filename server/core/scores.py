@@ -153,7 +153,7 @@ def _columns(columns: list[np.ndarray], rows: int) -> np.ndarray:
 
 
 def _long(values: np.ndarray, keys: list[str]) -> pl.DataFrame:
-    """An n x K block as (idx, key, disruption) rows, zeros dropped."""
+    """An n x K block as (idx, key, disruption) rows, zeros dropped, sorted by idx (row-major `nonzero`)."""
     rows, columns = np.nonzero(values > 0)
     return pl.DataFrame(
         {

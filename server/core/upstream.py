@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
 from server.core.graph import Graph
 
@@ -26,19 +25,10 @@ class Upstream:
     material: str | None
 
 
-def carries(graph: Graph, material: str) -> np.ndarray:
-    """Per link: does it carry `material` (a derived or user tag)?"""
-    tags = graph.links.select(
-        pl.col("derived_tags").list.contains(material) | pl.col("tags").list.contains(material)
-    ).to_series()
-    return tags.to_numpy()
-
-
 def collect_upstream(graph: Graph, root: int, *, material: str | None, max_depth: int = MAX_DEPTH) -> Upstream:
     """Breadth-first over inbound links (CSR by buyer), each company expanded once, at most `max_depth` tiers."""
-    selected = carries(graph, material) if material else None
-    suppliers = graph.links["supplier_idx"].to_numpy()
-    values = graph.links["annual_value_usd"].to_numpy()
+    suppliers = graph.supplier_array
+    values = graph.value_array
     seen = {root}
     frontier = [root]
     rows: list[np.ndarray] = []
@@ -49,8 +39,8 @@ def collect_upstream(graph: Graph, root: int, *, material: str | None, max_depth
         level = np.concatenate(
             [np.arange(graph.inbound_indptr[b], graph.inbound_indptr[b + 1]) for b in frontier]
         ).astype(np.int64)
-        if selected is not None:
-            level = level[selected[level]]
+        if material is not None and level.size:
+            level = level[graph.carries(material)[level]]
         rows.append(level)
         depths.append(np.full(level.size, depth))
         if sum(part.size for part in rows) > MAX_LINKS:
@@ -58,7 +48,7 @@ def collect_upstream(graph: Graph, root: int, *, material: str | None, max_depth
         frontier = [s for s in dict.fromkeys(suppliers[level].tolist()) if s not in seen]
         seen.update(frontier)
     all_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    _, buyer_slot = np.unique(graph.links["buyer_idx"].to_numpy()[all_rows], return_inverse=True)
+    _, buyer_slot = np.unique(graph.buyer_array[all_rows], return_inverse=True)
     denominators = np.bincount(buyer_slot, weights=values[all_rows])[buyer_slot] if all_rows.size else np.zeros(0)
     share = np.divide(values[all_rows], denominators, out=np.zeros(all_rows.size), where=denominators > 0)
     return Upstream(root, all_rows, np.concatenate(depths) if depths else np.zeros(0, dtype=np.int64), share, material)
