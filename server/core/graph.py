@@ -35,6 +35,7 @@ class Graph:
     inbound_indptr: np.ndarray
     outbound_order: np.ndarray
     outbound_indptr: np.ndarray
+    material_tags: frozenset[str] = frozenset()  # the taxonomy's tags: what a material breakdown may name
 
     @property
     def company_count(self) -> int:
@@ -124,6 +125,7 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
         inbound_indptr=_indptr(buyers, count),
         outbound_order=outbound_order,
         outbound_indptr=_indptr(suppliers, count),
+        material_tags=frozenset(taxonomy["tag"].to_list()),
     )
 
 

@@ -5,8 +5,11 @@ Given per-link direct terms x_e and carry factors k_e, the exposure solves
 
     E_b = sum_e w_e [ x_e + k_e E_s ]        i.e.   E = d + M E,   d_b = sum_e w_e x_e,   M[b, s] = sum_e w_e k_e
 
-and is summed as the series E = d + M d + M^2 d + ...: term k is the contribution of tier k+1 suppliers. The
-series converges when the carry factors are below 1 on every cycle; it is cut at `max_tiers` terms regardless.
+and is summed as the series E = d + M d + M^2 d + ...: term k is the contribution of tier k+1 suppliers. Slowly
+draining cycles (carry close to 1 around a loop) would need many terms, so after `max_tiers` terms the remainder
+R = M t + M^2 t + ... of the last term t is solved directly, (I - M) R = M t, with BiCGSTAB. Where that system has
+no non-negative solution (a closed loop passing on everything, e.g. pass-through 1 with no input from outside the
+loop, where the series diverges) the series stays cut at `max_tiers` and `converged` is False.
 Several direct-term columns (one per material, per country...) propagate at once as a dense n x K block.
 """
 
@@ -16,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
 
 from server.core.graph import Graph
 
@@ -32,6 +36,7 @@ class Propagation:
     tier2: np.ndarray
     tier3_plus: np.ndarray
     tiers_used: int
+    converged: bool
 
 
 def input_shares(graph: Graph) -> np.ndarray:
@@ -68,7 +73,26 @@ def propagate(
         term = matrix @ term
         (tier2 if tiers == 1 else rest)[...] += term
         tiers += 1
+    converged = True
+    if term.size and np.abs(term).max() > TOLERANCE:
+        remainder, converged = _solve_remainder(matrix, term)
+        rest += remainder
     total = tier1 + tier2 + rest
     if single:
-        return Propagation(total[:, 0], tier1[:, 0], tier2[:, 0], rest[:, 0], tiers)
-    return Propagation(total, tier1, tier2, rest, tiers)
+        return Propagation(total[:, 0], tier1[:, 0], tier2[:, 0], rest[:, 0], tiers, converged)
+    return Propagation(total, tier1, tier2, rest, tiers, converged)
+
+
+def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray, bool]:
+    """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t; zeros where no valid solution exists."""
+    operator = sp.identity(matrix.shape[0], format="csr") - matrix
+    remainder = np.zeros_like(term)
+    converged = True
+    for column in range(term.shape[1]):
+        right = matrix @ term[:, column]
+        solution, info = spla.bicgstab(operator, right, rtol=1e-12, atol=TOLERANCE, maxiter=10_000)
+        if info == 0 and np.all(solution >= -TOLERANCE):
+            remainder[:, column] = np.maximum(solution, 0.0)
+        else:
+            converged = False
+    return remainder, converged

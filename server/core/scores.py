@@ -6,8 +6,8 @@ Formulas (docs/scoring.md has the worked example):
 - dollar impact = C_b x b's annual input spend
 - score = 100 x (0.7 X + 0.3 min(1, C / 0.25)); level low < 20 <= medium < 40 <= high < 60 <= critical
 Breakdowns keep the propagation matrix of the full scenario and split the direct terms by the link's material
-tags (a link may count for several materials) and by the controlling country of its strongest control (each
-link counts once, so the country columns sum to X).
+tags (taxonomy tags, derived or set by the user; a link may count for several materials) and by the controlling
+country of its strongest control (each link counts once, so the country columns sum to X).
 """
 
 from __future__ import annotations
@@ -80,8 +80,8 @@ def score_graph(
     disruption = propagate(graph, hazard, link_damping * (1.0 - hazard), shares=shares)
     tariff = propagate(graph, rate, carry_through, shares=shares)
     exposed = hazard > 0
-    materials = sorted(_all_tags(graph, exposed))
-    tags = graph.links["derived_tags"]
+    tags = _link_tags(graph)
+    materials = sorted(set(tags.filter(pl.Series(exposed)).explode().drop_nulls().to_list()) & graph.material_tags)
     material_columns = _columns([hazard * tags.list.contains(m).to_numpy() for m in materials], hazard.size)
     countries = sorted(c for c in link_policy.filter(pl.Series(exposed))["control_country"].unique().to_list() if c)
     control_country = link_policy["control_country"]
@@ -132,20 +132,20 @@ def level_of(score: pl.Expr) -> pl.Expr:
 
 
 def _damping(graph: Graph, *, default: float, override: float | None) -> np.ndarray:
-    """a_e: the override if given, else the highest category damping among the link's tags, else the default."""
+    """a_e: the override if given; else the highest category damping among the link's tags (derived or user);
+    the scenario default only for links carrying no category."""
     if override is not None:
         return np.full(graph.link_count, override)
-    tags = graph.links["derived_tags"]
-    damping = np.full(graph.link_count, default)
+    tags = _link_tags(graph)
+    category = np.full(graph.link_count, -1.0)
     for tag, value in DAMPING_BY_TAG.items():
-        damping = np.where(tags.list.contains(tag).to_numpy(), np.maximum(damping, value), damping)
-    return damping
+        category = np.where(tags.list.contains(tag).to_numpy(), np.maximum(category, value), category)
+    return np.where(category >= 0, category, default)
 
 
-def _all_tags(graph: Graph, exposed: np.ndarray) -> set[str]:
-    """Material tags on links with a hazard: only those can carry a non-zero breakdown."""
-    tags = graph.links["derived_tags"].filter(pl.Series(exposed)).explode().drop_nulls().unique()
-    return set(tags.to_list()) - {"transshipment"}
+def _link_tags(graph: Graph) -> pl.Series:
+    """Every tag of each link: derived (taxonomy, route) and the user's own, which name materials HS6 cannot."""
+    return graph.links.select(pl.concat_list("derived_tags", "tags")).to_series()
 
 
 def _columns(columns: list[np.ndarray], rows: int) -> np.ndarray:
