@@ -27,7 +27,11 @@ LINK_POLICY_SCHEMA = {
 def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """One row per link of `graph.links` (same order): `hazard`, `tariff_rate`, the strongest control's id and
     controlling country (null when none), and the ids of the tariff measures applied."""
-    links = shipment_signatures(graph)
+    return evaluate_signatures(shipment_signatures(graph), policy, on=on)
+
+
+def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
+    """The same for any table of shipment signatures (the columns of `shipment_signatures`), row for row."""
     keys = ["hs_code", "origin", "shipping", "buyer_country", "buyer_lists", "tags", "transshipment"]
     shipments = links.select(keys).unique(maintain_order=True).with_row_index("shipment")
     tariffs = _tariff_rates(shipments, policy, on=on)
@@ -37,12 +41,16 @@ def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> pl.DataFrame
         .join(tariffs, on="shipment", how="left")
         .join(controls, on="shipment", how="left")
     )
-    return links.join(per_shipment, on=keys, how="left", maintain_order="left", nulls_equal=True).select(
-        pl.col("hazard").fill_null(0.0),
-        pl.col("tariff_rate").fill_null(0.0),
-        "control_id",
-        "control_country",
-        pl.col("tariff_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+    return (
+        links.select(keys)
+        .join(per_shipment, on=keys, how="left", maintain_order="left", nulls_equal=True)
+        .select(
+            pl.col("hazard").fill_null(0.0),
+            pl.col("tariff_rate").fill_null(0.0),
+            "control_id",
+            "control_country",
+            pl.col("tariff_ids").fill_null(pl.lit([], dtype=pl.List(pl.String))),
+        )
     )
 
 
