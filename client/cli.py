@@ -16,7 +16,9 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from client.client import ChokepointClient, LinkEvaluation, SupplyLink
@@ -62,7 +64,44 @@ def _parser() -> argparse.ArgumentParser:
     _add_graph_commands(commands)
     _add_policy_commands(commands)
     _add_exposure_commands(commands)
+    _add_batch_command(commands)
     return parser
+
+
+def _add_batch_command(commands: Any) -> None:
+    batch = commands.add_parser("batch", help="score a supplier list (CSV or Parquet) -> scored file + summary")
+    batch.add_argument("input", type=Path)
+    batch.add_argument("-o", "--output", type=Path, required=True, help="scored file (.csv or .parquet)")
+    batch.add_argument("--buyer-country", default="", help="the buyer's country for rows without a buyer_country")
+    batch.add_argument("--strict", action="store_true", help="refuse the whole list at the first bad row")
+    batch.set_defaults(run=_run_batch)
+
+
+def _run_batch(client: ChokepointClient, args: argparse.Namespace) -> Any:
+    from client.files import read_table, write_table
+
+    rows = read_table(args.input).with_row_index("row", offset=1)
+    with Progress(transient=True, disable=not sys.stderr.isatty(), console=Console(stderr=True)) as progress:
+        task = progress.add_task("scoring", total=rows.height)
+        result = client.score_supplier_list(
+            rows,
+            buyer_country=args.buyer_country,
+            scenario=args.scenario,
+            as_of=args.as_of,
+            strict=args.strict,
+            progress=lambda done: progress.advance(task, done),
+        )
+    scored = (
+        rows.join(result.rows.with_columns(pl.col("row").cast(pl.UInt32)), on="row", how="left")
+        if result.rows.height
+        else rows
+    )
+    write_table(scored, args.output)
+    for error in result.errors:
+        print(f"refused: {error['message']}", file=sys.stderr)
+    return Report(
+        "batch", {"output": str(args.output), **result.summary, "errors": result.errors, "context": result.context}
+    )
 
 
 def _add_exposure_commands(commands: Any) -> None:
@@ -272,12 +311,12 @@ def _first(items: Iterable[Any], limit: int) -> list[Any]:
 
 
 def _plain(result: Any) -> Any:
+    if isinstance(result, Report):
+        return result.data
     if isinstance(result, list):
         return [_plain(item) for item in result]
     if dataclasses.is_dataclass(result) and not isinstance(result, type):
         return {key: _plain(value) for key, value in dataclasses.asdict(result).items()}
-    if isinstance(result, Report):
-        return result.data
     if isinstance(result, Path):
         return str(result)
     if isinstance(result, tuple):
@@ -361,6 +400,16 @@ def _show_report(out: Console, report: Report) -> None:
         for item in data.get("pass_through", []):
             out.print(f"  {item['company_id']} ({item['country']}) {item['share']:.0%}")
         out.print("countries: " + ", ".join(f"{c['key']} {c['value']:.0%}" for c in data.get("countries", [])))
+    elif report.kind == "batch":
+        out.print(
+            f"{data.get('rows_scored', 0)} rows scored, {data.get('rows_refused', 0)} refused -> {data['output']}\n"
+            f"spend ${data.get('total_spend_usd', 0):,.0f}: disruption {data.get('disruption', 0):.3f}, duty cost "
+            f"{data.get('tariff_cost', 0):.2%} = ${data.get('tariff_impact_usd', 0):,.0f} a year, "
+            f"China share (face value) {data.get('face_value_china_share', 0):.0%}"
+        )
+        for name in ("spend_at_risk_by_material", "spend_at_risk_by_origin", "spend_at_risk_by_measure"):
+            items = ", ".join(f"{item['key']} ${item['value']:,.0f}" for item in data.get(name, [])[:6])
+            out.print(f"{name}: {items or '-'}")
     else:
         out.print(
             f"levels up {data['companies_level_up']}, down {data['companies_level_down']}; tariff impact change "

@@ -145,6 +145,28 @@ class LinkEvaluation:
     policy_version: str
 
 
+SUPPLIER_COLUMNS = (
+    "supplier_id",
+    "supplier_name",
+    "country",
+    "hs_code",
+    "annual_spend_usd",
+    "origin_country",
+    "route",
+    "buyer_country",
+)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """Scored rows (a Polars frame keyed by `row`), refused rows, the portfolio summary and the scoring context."""
+
+    rows: Any
+    errors: list[dict[str, Any]]
+    summary: dict[str, Any]
+    context: dict[str, Any]
+
+
 class ChokepointClient:
     """A connection to one Chokepoint service. Use as a context manager, or call `close()`."""
 
@@ -453,6 +475,65 @@ class ChokepointClient:
             order_by=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", order_by.upper()),
         )
         return _plain(self._call(self._exposure.CompareScenarios, request))
+
+    def score_supplier_list(
+        self,
+        rows: Any,
+        *,
+        buyer_country: str = "",
+        scenario: str = "",
+        as_of: str = "",
+        strict: bool = False,
+        batch_rows: int = 20_000,
+        progress: Callable[[int], None] | None = None,
+    ) -> BatchResult:
+        """Score a supplier list (a Polars frame with the columns of docs/batch.md) in batches over one stream.
+
+        `progress` is called with the number of rows answered after each batch.
+        """
+        import polars as pl  # only file work needs Polars; the rest of the client does not
+
+        table = rows.select([c for c in SUPPLIER_COLUMNS if c in rows.columns])
+
+        def requests() -> Iterator[exposure_pb2.ScoreSupplierListRequest]:
+            for start in range(0, max(table.height, 1), batch_rows):
+                part = table.slice(start, batch_rows)
+                columns = {
+                    name: (
+                        part[name].cast(pl.Float64, strict=False).fill_null(float("nan")).to_list()
+                        if name == "annual_spend_usd"
+                        else part[name].cast(pl.String).fill_null("").to_list()
+                    )
+                    for name in part.columns
+                }
+                yield exposure_pb2.ScoreSupplierListRequest(
+                    scenario=scenario if start == 0 else "",
+                    as_of_date=as_of if start == 0 else "",
+                    buyer_country=buyer_country if start == 0 else "",
+                    strict=strict if start == 0 else False,
+                    rows=exposure_pb2.SupplierRows(**columns),
+                )
+
+        scored: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        summary: dict[str, Any] = {}
+        context: dict[str, Any] = {}
+        try:
+            for response in self._exposure.ScoreSupplierList(requests(), timeout=max(self.timeout, 600.0)):
+                if response.rows.row:
+                    scored.append(
+                        {f.name: list(getattr(response.rows, f.name)) for f in response.rows.DESCRIPTOR.fields}
+                    )
+                errors += [_plain(error) for error in response.errors]
+                if response.HasField("summary"):
+                    summary = _plain(response.summary)
+                context = _plain(response.context)
+                if progress is not None:
+                    progress(len(response.rows.row) + len(response.errors))
+        except grpc.RpcError as error:
+            raise decode_error(error) from None
+        frames = [pl.DataFrame(part).rename({"origin_country": "effective_origin_country"}) for part in scored]
+        return BatchResult(pl.concat(frames, how="diagonal") if frames else pl.DataFrame(), errors, summary, context)
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:

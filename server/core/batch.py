@@ -225,6 +225,21 @@ def score_rows(
     )
 
 
+def empty_scored() -> pl.DataFrame:
+    """A scored table with no rows (an empty supplier list)."""
+    return pl.DataFrame(
+        schema={
+            "annual_spend_usd": pl.Float64,
+            "export_control_exposure": pl.Float64,
+            "tariff_cost": pl.Float64,
+            "tariff_impact_usd": pl.Float64,
+            "effective_origin_country": pl.String,
+            "derived_tags": pl.List(pl.String),
+            "top_control_id": pl.String,
+        }
+    )
+
+
 @dataclass(frozen=True)
 class Portfolio:
     """The virtual buyer's totals and where its spend at risk sits."""

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 
 import grpc
+import polars as pl
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
 
-from server.core import exposure_queries
+from server.core import batch, exposure_queries
 from server.core.chokepoints import find_chokepoints
-from server.core.errors import FieldViolation, InvalidArgumentError
+from server.core.errors import FieldViolation, InvalidArgumentError, ResourceExhaustedError
 from server.core.explain import Component, top_paths
 from server.core.graph import Graph
 from server.core.lookthrough import origin_shares
@@ -21,6 +23,7 @@ from server.core.score_cache import ScoreCache
 from server.core.scores import Scores, score_graph
 from server.core.shipments import parse_day
 from server.core.store import GraphStore
+from server.core.validation import COUNTRY_CODES
 from server.rpc import paging, validation
 
 COMPONENTS = {
@@ -32,6 +35,7 @@ COMPONENTS = {
 }
 MAX_PATHS = 100
 MAX_PATH_DEPTH = 12
+MAX_BATCH_ROWS = 100_000
 
 
 class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
@@ -186,6 +190,53 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             context=compared_context,
         )
 
+    def ScoreSupplierList(
+        self, request_iterator: Iterable[exposure_pb2.ScoreSupplierListRequest], context: grpc.ServicerContext
+    ) -> Iterator[exposure_pb2.ScoreSupplierListResponse]:
+        settings: tuple[Graph, Scores, exposure_pb2.ScoreContext, PolicySet, str, bool] | None = None
+        next_row, refused = 1, 0
+        scored_parts: list[pl.DataFrame] = []
+        for index, request in enumerate(request_iterator):
+            if settings is None:
+                graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, None)
+                buyer_country = request.buyer_country
+                if buyer_country and buyer_country not in COUNTRY_CODES:
+                    message = f"buyer_country: must be an ISO 3166-1 alpha-2 code, got {buyer_country!r}"
+                    raise InvalidArgumentError(message, violations=[FieldViolation("buyer_country", message)])
+                policy = self._policies.book.resolve(scenario_context.scenario)
+                settings = (graph, scores, scenario_context, policy, buyer_country, request.strict)
+            graph, scores, scenario_context, policy, buyer_country, strict = settings
+            raw = supplier_rows_table(request.rows, index=index, limit=MAX_BATCH_ROWS)
+            good, errors = batch.validate_rows(raw, first_row=next_row, buyer_country=buyer_country)
+            next_row += raw.height
+            if errors and strict:
+                violations = [FieldViolation(f"rows[{e.row}].{e.column}", e.message) for e in errors[:50]]
+                raise InvalidArgumentError(f"strict: {errors[0].message}", violations=violations, reason="INVALID_ROWS")
+            scored = batch.score_rows(
+                graph,
+                scores,
+                batch.match_suppliers(graph, good),
+                policy,
+                taxonomy=self._graphs.taxonomy,
+                on=date.fromisoformat(scenario_context.as_of_date),
+            )
+            scored_parts.append(scored)
+            refused += len(errors)
+            yield exposure_pb2.ScoreSupplierListResponse(
+                rows=scored_rows_message(scored),
+                errors=[exposure_pb2.RowError(row=e.row, column=e.column, message=e.message) for e in errors],
+                context=scenario_context,
+            )
+        if settings is None:
+            _, _, scenario_context = self._scores("", "", None)
+            portfolio = batch.summarise_portfolio(batch.empty_scored())
+        else:
+            scenario_context = settings[2]
+            portfolio = batch.summarise_portfolio(pl.concat(scored_parts))
+        yield exposure_pb2.ScoreSupplierListResponse(
+            summary=portfolio_message(portfolio, refused=refused), context=scenario_context
+        )
+
     def _scores(
         self, scenario: str, as_of: str, overrides: exposure_pb2.ScoringOverrides | None, *, graph: Graph | None = None
     ) -> tuple[Graph, Scores, exposure_pb2.ScoreContext]:
@@ -214,6 +265,56 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
                 pass_through=pass_through,
             ),
         )
+
+
+def supplier_rows_table(rows: exposure_pb2.SupplierRows, *, index: int, limit: int) -> pl.DataFrame:
+    """A batch's packed columns as a table; every given column must have the batch's length."""
+    columns = {name: list(getattr(rows, name)) for name in batch.BATCH_COLUMNS}
+    length = max(len(values) for values in columns.values())
+    if length > limit:
+        message = f"requests[{index}].rows: at most {limit} rows per message, got {length}"
+        raise ResourceExhaustedError(message)
+    for name, values in columns.items():
+        if values and len(values) != length:
+            field = f"requests[{index}].rows.{name}"
+            message = f"{field}: has {len(values)} values, the batch has {length} rows"
+            raise InvalidArgumentError(message, violations=[FieldViolation(field, message)])
+    return pl.DataFrame(
+        {name: values or [None] * length for name, values in columns.items()},
+        schema={name: pl.Float64 if name == "annual_spend_usd" else pl.String for name in batch.BATCH_COLUMNS},
+    )
+
+
+def scored_rows_message(scored: pl.DataFrame) -> exposure_pb2.ScoredRows:
+    return exposure_pb2.ScoredRows(
+        row=scored["row"].to_list(),
+        matched_company_id=scored["matched_company_id"].fill_null("").to_list(),
+        match_method=scored["match"].to_list(),
+        origin_country=scored["effective_origin_country"].to_list(),
+        transshipment=scored["transshipment"].to_list(),
+        hazard=scored["hazard"].to_list(),
+        tariff_rate=scored["tariff_rate"].to_list(),
+        export_control_exposure=scored["export_control_exposure"].to_list(),
+        tariff_cost=scored["tariff_cost"].to_list(),
+        tariff_impact_usd=scored["tariff_impact_usd"].to_list(),
+        top_control_id=scored["top_control_id"].fill_null("").to_list(),
+        tariff_measure_ids=scored["tariff_measure_ids"].list.join(";").to_list(),
+    )
+
+
+def portfolio_message(portfolio: batch.Portfolio, *, refused: int) -> exposure_pb2.PortfolioSummary:
+    return exposure_pb2.PortfolioSummary(
+        rows_scored=portfolio.rows_scored,
+        rows_refused=refused,
+        total_spend_usd=portfolio.total_spend_usd,
+        disruption=portfolio.disruption,
+        tariff_cost=portfolio.tariff_cost,
+        tariff_impact_usd=portfolio.tariff_impact_usd,
+        spend_at_risk_by_material=_pairs(list(portfolio.spend_at_risk_by_material.items())),
+        spend_at_risk_by_origin=_pairs(list(portfolio.spend_at_risk_by_origin.items())),
+        spend_at_risk_by_measure=_pairs(list(portfolio.spend_at_risk_by_measure.items())),
+        face_value_china_share=portfolio.face_value_china_share,
+    )
 
 
 def _context(
