@@ -6,10 +6,10 @@ Rules (docs/policy.md has the worked examples):
   A transshipment penalty applies only to transshipped goods.
 - Within a program the most specific line wins (ties: the later `effective_from`); programs stack:
   `rate = sum over programs of the winning line's rate`.
-- An export control applies when its controlling country is the goods' origin or the shipping country, the buyer's
-  country is among its destinations (or it has none), the buyer is on one of its target lists (or it has none),
-  and an HS prefix or a taxonomy tag matches. The hazard is the weight of the strongest control that applies:
-  `hazard = max(weight(severity))`, 0 when none does.
+- An export control applies when its controlling country is the goods' origin or the shipping country, the buyer
+  is abroad (a domestic sale is no export), the buyer's country is among its destinations (or it has none), the
+  buyer is on one of its target lists (or it has none), and an HS prefix or a taxonomy tag matches. The hazard is
+  the weight of the strongest control that applies: `hazard = max(weight(severity))`, 0 when none does.
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ class Evaluation:
 
     @property
     def strongest_control(self) -> AppliedControl | None:
-        return max(self.controls, key=lambda applied: applied.weight, default=None)
+        """The control setting the hazard (first by id among equals); None when no control weighs anything."""
+        strongest = max(self.controls, key=lambda applied: applied.weight, default=None)
+        return strongest if strongest is not None and strongest.weight > 0 else None
 
 
 def evaluate_shipment(policy: PolicySet, shipment: Shipment, *, on: date) -> Evaluation:
@@ -153,6 +155,8 @@ def _control_match(control: ExportControl, shipment: Shipment) -> str | None:
     """What ties the control to the shipment (`hs 8112` or `tag gallium`), or None when it does not apply."""
     if control.controlling_country not in (shipment.origin_country, shipment.shipping_country):
         return None
+    if shipment.buyer_country == control.controlling_country:
+        return None  # a sale inside the controlling country is no export
     if control.destinations and shipment.buyer_country not in control.destinations:
         return None
     if control.target_lists and not control.target_lists & shipment.buyer_lists:

@@ -161,8 +161,9 @@ def _hazards(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.Data
         if not control.validity.in_force(on):
             continue
         weight = policy.parameters.severity_weights[control.severity]
-        applies = (pl.col("origin") == control.controlling_country) | (
-            pl.col("shipping") == control.controlling_country
+        country = control.controlling_country
+        applies = ((pl.col("origin") == country) | (pl.col("shipping") == country)) & (
+            pl.col("buyer_country") != country
         )
         if control.destinations:
             applies &= pl.col("buyer_country").is_in(sorted(control.destinations))

@@ -7,9 +7,9 @@ Given per-link direct terms x_e and carry factors k_e, the exposure solves
 
 and is summed as the series E = d + M d + M^2 d + ...: term k is the contribution of tier k+1 suppliers. Slowly
 draining cycles (carry close to 1 around a loop) would need many terms, so after `max_tiers` terms the remainder
-R = M t + M^2 t + ... of the last term t is solved directly, (I - M) R = M t, with BiCGSTAB. Where that system has
-no non-negative solution (a closed loop passing on everything, e.g. pass-through 1 with no input from outside the
-loop, where the series diverges) the series stays cut at `max_tiers` and `converged` is False.
+R = M t + M^2 t + ... of the last term t is solved directly, (I - M) R = M t, by sparse LU on the companies it can
+reach. A closed loop passing on everything (e.g. pass-through 1 with no input from outside the loop) has no finite
+value: there the series stays cut at `max_tiers` and `converged` is False.
 Several direct-term columns (one per material, per country...) propagate at once as a dense n x K block.
 """
 
@@ -84,15 +84,42 @@ def propagate(
 
 
 def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray, bool]:
-    """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t; zeros where no valid solution exists."""
-    operator = sp.identity(matrix.shape[0], format="csr") - matrix
+    """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t.
+
+    The system has a unique non-negative solution exactly when every company whose remainder is non-zero can leak:
+    it reaches, through its suppliers, a company passing on less than everything (row sum of M below 1). A closed
+    loop passing on everything diverges; then the series stays cut and the result is flagged not converged. The
+    solve runs on the companies that can still receive a remainder, with a direct sparse LU (exact, no Krylov
+    breakdown on rings).
+    """
+    leaky = _leaky(matrix)
+    right = matrix @ term
+    carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0)
+    if np.any(carrying & ~leaky):
+        return np.zeros_like(term), False
+    nodes = np.flatnonzero(carrying)
     remainder = np.zeros_like(term)
-    converged = True
-    for column in range(term.shape[1]):
-        right = matrix @ term[:, column]
-        solution, info = spla.bicgstab(operator, right, rtol=1e-12, atol=TOLERANCE, maxiter=10_000)
-        if info == 0 and np.all(solution >= -TOLERANCE):
-            remainder[:, column] = np.maximum(solution, 0.0)
-        else:
-            converged = False
-    return remainder, converged
+    if nodes.size:
+        sub = matrix[nodes][:, nodes]
+        operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
+        solved = spla.spsolve(operator, right[nodes])
+        remainder[nodes] = np.maximum(np.asarray(solved).reshape(nodes.size, -1), 0.0)
+    return remainder, True
+
+
+def _leaky(matrix: sp.csr_array) -> np.ndarray:
+    """Companies that pass on less than everything, or buy (at any depth) from one that does."""
+    row_sums = np.asarray(matrix.sum(axis=1)).ravel()
+    return _reaching(matrix, row_sums < 1.0 - 1e-12)
+
+
+def _reaching(matrix: sp.csr_array, start: np.ndarray) -> np.ndarray:
+    """`start` plus every company that buys, at any depth, from a company in it (M[b, s] > 0 is an edge b -> s)."""
+    pattern = (matrix > 0).astype(np.float64)
+    reached = start.copy()
+    frontier = start.astype(np.float64)
+    while frontier.any():
+        grown = (pattern @ frontier > 0) & ~reached
+        reached |= grown
+        frontier = grown.astype(np.float64)
+    return reached

@@ -63,6 +63,7 @@ class Scores:
     links: pl.DataFrame
     graph_version: int
     on: date
+    converged: bool = True  # False: a closed loop passes on everything; its tariff cost has no finite value
 
 
 def score_graph(
@@ -120,7 +121,15 @@ def score_graph(
     links = link_policy.with_columns(
         pl.Series("w", shares), pl.Series("damping", link_damping), pl.Series("pass_through", carry_through)
     )
-    return Scores(companies, by_material, by_country, links, graph.version, on)
+    return Scores(
+        companies,
+        by_material,
+        by_country,
+        links,
+        graph.version,
+        on,
+        converged=disruption.converged and tariff.converged,
+    )
 
 
 def level_of(score: pl.Expr) -> pl.Expr:

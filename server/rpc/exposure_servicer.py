@@ -252,19 +252,17 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         scores = self._cache.get(
             key, lambda: score_graph(graph, policy, on=day, damping=damping, pass_through=pass_through)
         )
-        return (
-            graph,
-            scores,
-            _context(
-                name,
-                day,
-                graph_version=graph.version,
-                policy_version=policy_version,
-                policy=policy,
-                damping=damping,
-                pass_through=pass_through,
-            ),
+        scenario_context = _context(
+            name,
+            day,
+            graph_version=graph.version,
+            policy_version=policy_version,
+            policy=policy,
+            damping=damping,
+            pass_through=pass_through,
         )
+        scenario_context.converged = scores.converged
+        return graph, scores, scenario_context
 
 
 def supplier_rows_table(rows: exposure_pb2.SupplierRows, *, index: int, limit: int) -> pl.DataFrame:

@@ -40,6 +40,7 @@ def test_score_company_returns_every_component_and_its_context(client: Chokepoin
     context = result["context"]
     assert (context["scenario"], context["as_of_date"], context["graph_version"]) == ("current", DAY, "1")
     assert context["policy_version"]
+    assert context["converged"] is True
 
 
 def test_rare_earth_buyer_depends_on_china_beyond_face_value(client: ChokepointClient) -> None:
