@@ -25,6 +25,7 @@ from server.core.graph import Graph
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
 MAX_TIERS = 64
+DIRECT_SOLVE_LIMIT = 5_000  # companies: sparse LU below this, GMRES above (LU fill-in grows fast on big graphs)
 
 
 @dataclass(frozen=True)
@@ -99,11 +100,22 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray
         return np.zeros_like(term), False
     nodes = np.flatnonzero(carrying)
     remainder = np.zeros_like(term)
-    if nodes.size:
-        sub = matrix[nodes][:, nodes]
-        operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
-        solved = spla.spsolve(operator, right[nodes])
-        remainder[nodes] = np.maximum(np.asarray(solved).reshape(nodes.size, -1), 0.0)
+    if not nodes.size:
+        return remainder, True
+    sub = matrix[nodes][:, nodes]
+    operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
+    for column in range(term.shape[1]):
+        rhs = right[nodes, column]
+        if not rhs.any():
+            continue
+        if nodes.size <= DIRECT_SOLVE_LIMIT:
+            solved = spla.spsolve(operator, rhs)
+        else:
+            # Large systems: GMRES (no breakdown on nonsingular systems, unlike BiCGSTAB), checked by its residual.
+            solved, _ = spla.gmres(operator, rhs, rtol=1e-12, atol=TOLERANCE, restart=60, maxiter=200)
+            if np.abs(operator @ solved - rhs).max() > 100 * TOLERANCE:
+                return np.zeros_like(term), False
+        remainder[nodes, column] = np.maximum(solved, 0.0)
     return remainder, True
 
 
