@@ -145,16 +145,8 @@ class LinkEvaluation:
     policy_version: str
 
 
-SUPPLIER_COLUMNS = (
-    "supplier_id",
-    "supplier_name",
-    "country",
-    "hs_code",
-    "annual_spend_usd",
-    "origin_country",
-    "route",
-    "buyer_country",
-)
+# The supplier-list columns are the fields of the API's SupplierRows message: one definition, in the proto.
+SUPPLIER_COLUMNS = tuple(field.name for field in exposure_pb2.SupplierRows.DESCRIPTOR.fields)
 
 
 @dataclass(frozen=True)
