@@ -36,16 +36,6 @@ FILE_LINK_SCHEMA = pl.Schema(
 )
 
 
-def empty_companies() -> pl.DataFrame:
-    """A canonical companies table with no rows."""
-    return pl.DataFrame(schema=COMPANY_SCHEMA)
-
-
-def empty_links() -> pl.DataFrame:
-    """A canonical links table with no rows."""
-    return pl.DataFrame(schema=LINK_SCHEMA)
-
-
 def join_multi(frame: pl.DataFrame) -> pl.DataFrame:
     """List columns joined into their file/store strings (`lists`, `tags` with `;`, `route` with `>`)."""
     separators = {"lists": LIST_SEPARATOR, "tags": LIST_SEPARATOR, "route": ROUTE_SEPARATOR}

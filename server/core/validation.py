@@ -57,11 +57,6 @@ class RowSource:
         return f"{self.name} row {row + 1}{line}, column {column}"
 
 
-def is_country(code: str) -> bool:
-    """True for an upper-case ISO 3166-1 alpha-2 code."""
-    return code in COUNTRY_CODES
-
-
 def normalise_hs_code(code: str, *, field: str) -> str:
     """HS digits of one code (`8505.11` -> `850511`), or InvalidArgumentError naming `field`."""
     digits = code.strip().replace(".", "")
