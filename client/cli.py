@@ -74,7 +74,25 @@ def _add_batch_command(commands: Any) -> None:
     batch.add_argument("-o", "--output", type=Path, required=True, help="scored file (.csv or .parquet)")
     batch.add_argument("--buyer-country", default="", help="the buyer's country for rows without a buyer_country")
     batch.add_argument("--strict", action="store_true", help="refuse the whole list at the first bad row")
+    batch.add_argument("--report", type=Path, help="also write a self-contained HTML summary with charts")
     batch.set_defaults(run=_run_batch)
+
+
+def _run_explain(client: ChokepointClient, args: argparse.Namespace) -> Any:
+    explanation = client.explain_exposure(
+        args.company_id,
+        scenario=args.scenario,
+        as_of=args.as_of,
+        component=args.component,
+        limit=args.limit,
+        max_depth=args.depth,
+        full=True,
+    )
+    if args.out is not None:
+        from client.pictures import draw_paths
+
+        draw_paths(explanation, args.company_id, args.out)
+    return Report("explain", explanation)
 
 
 def _run_batch(client: ChokepointClient, args: argparse.Namespace) -> Any:
@@ -97,6 +115,15 @@ def _run_batch(client: ChokepointClient, args: argparse.Namespace) -> Any:
         else rows
     )
     write_table(scored, args.output)
+    if args.report is not None:
+        from client.pictures import write_report
+
+        write_report(
+            {**result.summary, "rows_refused": len(result.errors)},
+            scored,
+            args.report,
+            title=f"Supplier list {args.input.name}",
+        )
     for error in result.errors:
         print(f"refused: {error['message']}", file=sys.stderr)
     return Report(
@@ -140,20 +167,8 @@ def _add_exposure_commands(commands: Any) -> None:
     explain.add_argument("--component", default="disruption", choices=("disruption", "tariff_cost"))
     explain.add_argument("--limit", type=int, default=5)
     explain.add_argument("--depth", type=int, default=6)
-    explain.set_defaults(
-        run=lambda client, args: Report(
-            "explain",
-            client.explain_exposure(
-                args.company_id,
-                scenario=args.scenario,
-                as_of=args.as_of,
-                component=args.component,
-                limit=args.limit,
-                max_depth=args.depth,
-                full=True,
-            ),
-        )
-    )
+    explain.add_argument("--out", type=Path, help="also draw the paths as a tiered graph (.svg or .png)")
+    explain.set_defaults(run=_run_explain)
     chokepoints = commands.add_parser("chokepoints", help="single points of failure upstream of a company")
     chokepoints.add_argument("company_id")
     chokepoints.add_argument("--material", default="")

@@ -115,3 +115,61 @@ def test_batches_of_any_size_give_the_same_rows(address: str) -> None:
     assert whole.summary.keys() == pieces.summary.keys()
     for key, value in whole.summary.items():
         assert pieces.summary[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), key
+
+
+def test_batch_report_is_a_well_formed_page_with_charts(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from html.parser import HTMLParser
+
+    report = tmp_path / "report.html"
+    code, _, _ = run(
+        capsys,
+        "--address",
+        address,
+        "--as-of",
+        DAY,
+        "batch",
+        str(EXAMPLE),
+        "-o",
+        str(tmp_path / "s.csv"),
+        "--buyer-country",
+        "US",
+        "--report",
+        str(report),
+    )
+    assert code == 0
+
+    class Tags(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[str] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.seen.append(tag)
+
+    parser = Tags()
+    parser.feed(report.read_text(encoding="utf-8"))
+    assert parser.seen.count("svg") >= 2  # spend-at-risk charts, inline
+    assert "table" in parser.seen
+    assert "CN-MOFCOM-2025-18-RARE-EARTH" in report.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".png"])
+def test_explain_draws_the_paths(address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str) -> None:
+    picture = tmp_path / f"paths{suffix}"
+    code, out, _ = run(capsys, "--address", address, "--as-of", DAY, "explain", "US-MOTOR-1", "--out", str(picture))
+    assert code == 0
+    assert "US-MOTOR-1 <- " in out
+    if suffix == ".svg":
+        import xml.etree.ElementTree as ET
+
+        root = ET.parse(picture).getroot()
+        assert root.tag.endswith("svg")
+        assert "CN-MAG-1" in picture.read_text(encoding="utf-8")
+    else:
+        import matplotlib.image
+
+        pixels = matplotlib.image.imread(picture)
+        height, width = pixels.shape[:2]
+        assert min(height, width) > 100
