@@ -9,7 +9,7 @@ import polars as pl
 
 from server.core.errors import FieldViolation, InvalidArgumentError
 from server.core.evaluation import Shipment
-from server.core.taxonomy import TRANSSHIPMENT, flag_transshipment, tag_hs_codes
+from server.core.taxonomy import TRANSSHIPMENT, flag_transshipment, tags_of_code
 from server.core.validation import COUNTRY_CODES, LIST_CODE_PATTERN, normalise_hs_code
 
 
@@ -21,7 +21,7 @@ def build_shipment(
     buyer_country: str,
     route: tuple[str, ...],
     buyer_lists: tuple[str, ...],
-    taxonomy: pl.DataFrame,
+    taxonomy: dict[str, frozenset[str]],
 ) -> Shipment:
     """Validate the fields (each error names its field) and derive taxonomy tags and the transshipment flag."""
     code = normalise_hs_code(hs_code, field="hs_code")
@@ -33,7 +33,7 @@ def build_shipment(
     for index, code_name in enumerate(buyer_lists):
         if not pl.select(pl.lit(code_name).str.contains(LIST_CODE_PATTERN)).item():
             _refuse(f"buyer_lists[{index}]", f"must be a list code like US_ENTITY_LIST, got {code_name!r}")
-    tags = tag_hs_codes(pl.Series([code]), taxonomy)["taxonomy_tags"].to_list()[0]
+    tags = tags_of_code(code, taxonomy)
     link = pl.DataFrame(
         {
             "route": [list(route)],
@@ -50,7 +50,7 @@ def build_shipment(
         buyer_country=buyer,
         route=route,
         buyer_lists=frozenset(buyer_lists),
-        tags=frozenset(tags) | ({TRANSSHIPMENT} if transshipment else set()),
+        tags=tags | ({TRANSSHIPMENT} if transshipment else set()),
         transshipment=transshipment,
     )
 

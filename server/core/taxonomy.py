@@ -55,6 +55,17 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def index_taxonomy(taxonomy: pl.DataFrame) -> dict[str, frozenset[str]]:
+    """HS prefix -> tags, for tagging one code with a few dictionary lookups (the per-request path)."""
+    grouped = taxonomy.group_by("hs_prefix").agg(pl.col("tag"))
+    return {prefix: frozenset(tags) for prefix, tags in grouped.iter_rows()}
+
+
+def tags_of_code(code: str, index: dict[str, frozenset[str]]) -> frozenset[str]:
+    """Every tag whose prefix starts `code`: the same rule as `tag_hs_codes`, for one code."""
+    return frozenset().union(*(index.get(code[:length], frozenset()) for length in range(1, len(code) + 1)))
+
+
 def flag_transshipment(links: pl.DataFrame) -> pl.Series:
     """Origin differs from the shipping (supplier's) country, or the route passes a third country.
 

@@ -14,6 +14,7 @@ from server.core.policy_files import scenario_from_json
 from server.core.policy_store import PolicyStore
 from server.core.scenarios import CURRENT
 from server.core.shipments import build_shipment, parse_day
+from server.core.taxonomy import index_taxonomy
 from server.rpc import paging, validation
 from server.rpc.policy_convert import (
     CONTROL_AUTHORITY_FILTER,
@@ -28,7 +29,7 @@ from server.rpc.policy_convert import (
 class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     def __init__(self, store: PolicyStore, taxonomy: pl.DataFrame) -> None:
         self._store = store
-        self._taxonomy = taxonomy
+        self._taxonomy = index_taxonomy(taxonomy)
 
     def GetScenario(
         self, request: policy_pb2.GetScenarioRequest, context: grpc.ServicerContext

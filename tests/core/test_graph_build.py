@@ -137,3 +137,18 @@ def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, i
         assert seen == sorted(tuple(row) for row in expected.select(order).iter_rows())
         assert len(seen) == result.total_size
     assert np.all(np.diff(graph.inbound_indptr) >= 0)
+
+
+def test_single_code_tagging_matches_the_table_tagging_on_every_default_graph_code() -> None:
+    from server.config import DEFAULT_SEED_GRAPH
+    from server.core.taxonomy import index_taxonomy, load_taxonomy, tag_hs_codes, tags_of_code
+
+    taxonomy = load_taxonomy()
+    codes = pl.read_csv(DEFAULT_SEED_GRAPH / "links.csv", infer_schema=False)["hs_code"].str.replace_all(
+        ".", "", literal=True
+    )
+    table = tag_hs_codes(codes, taxonomy)
+    index = index_taxonomy(taxonomy)
+    assert table.height > 20
+    for code, tags in table.select("hs_code", "taxonomy_tags").iter_rows():
+        assert tags_of_code(code, index) == frozenset(tags), code
