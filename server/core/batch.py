@@ -20,7 +20,7 @@ import polars as pl
 from server.core.graph import Graph
 from server.core.link_policy import evaluate_signatures
 from server.core.policy import PolicySet
-from server.core.scores import DAMPING_BY_TAG, Scores
+from server.core.scores import Scores, damping_of_tags
 from server.core.taxonomy import TRANSSHIPMENT, flag_transshipment, tag_hs_codes
 from server.core.validation import COUNTRY_CODES, HS_PATTERN
 
@@ -199,13 +199,7 @@ def score_rows(
     )
     fired = evaluate_signatures(signature_frame, policy, on=on)
     hazard = fired["hazard"].to_numpy()
-    damping = np.full(rows.height, policy.parameters.damping_default)
-    category = np.full(rows.height, -1.0)
-    for tag, value in DAMPING_BY_TAG.items():
-        category = np.where(
-            signature_frame["tags"].list.contains(tag).to_numpy(), np.maximum(category, value), category
-        )
-    damping = np.where(category >= 0, category, damping)
+    damping = damping_of_tags(signature_frame["tags"], default=policy.parameters.damping_default)
     upstream_x = rows["_x"].fill_null(0.0).to_numpy()
     upstream_c = rows["_c"].fill_null(0.0).to_numpy()
     spend = rows["annual_spend_usd"].to_numpy()

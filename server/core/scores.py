@@ -145,8 +145,12 @@ def _damping(graph: Graph, *, default: float, override: float | None) -> np.ndar
     the scenario default only for links carrying no category."""
     if override is not None:
         return np.full(graph.link_count, override)
-    tags = _link_tags(graph)
-    category = np.full(graph.link_count, -1.0)
+    return damping_of_tags(_link_tags(graph), default=default)
+
+
+def damping_of_tags(tags: pl.Series, *, default: float) -> np.ndarray:
+    """Per list of tags: the highest `DAMPING_BY_TAG` value among them, or `default` when none is a category."""
+    category = np.full(tags.len(), -1.0)
     for tag, value in DAMPING_BY_TAG.items():
         category = np.where(tags.list.contains(tag).to_numpy(), np.maximum(category, value), category)
     return np.where(category >= 0, category, default)
