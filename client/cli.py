@@ -10,7 +10,7 @@ import dataclasses
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -91,8 +91,8 @@ def _run_explain(client: ChokepointClient, args: argparse.Namespace) -> Any:
     if args.out is not None:
         from client.pictures import draw_paths
 
-        draw_paths(explanation, args.company_id, args.out)
-    return Report("explain", explanation)
+        draw_paths(asdict(explanation), args.company_id, args.out)
+    return Report("explain", asdict(explanation))
 
 
 def _run_batch(client: ChokepointClient, args: argparse.Namespace) -> Any:
@@ -119,15 +119,21 @@ def _run_batch(client: ChokepointClient, args: argparse.Namespace) -> Any:
         from client.pictures import write_report
 
         write_report(
-            {**result.summary, "rows_refused": len(result.errors)},
+            asdict(result.summary),
             scored,
             args.report,
             title=f"Supplier list {args.input.name}",
         )
     for error in result.errors:
-        print(f"refused: {error['message']}", file=sys.stderr)
+        print(f"refused: {error.message}", file=sys.stderr)
     return Report(
-        "batch", {"output": str(args.output), **result.summary, "errors": result.errors, "context": result.context}
+        "batch",
+        {
+            "output": str(args.output),
+            **asdict(result.summary),
+            "errors": [asdict(error) for error in result.errors],
+            "context": asdict(result.context),
+        },
     )
 
 
@@ -138,8 +144,10 @@ def _add_exposure_commands(commands: Any) -> None:
     score.set_defaults(
         run=lambda client, args: Report(
             "score",
-            client.score_company(
-                args.company_id, scenario=args.scenario, as_of=args.as_of, materials=tuple(args.material)
+            asdict(
+                client.score_company(
+                    args.company_id, scenario=args.scenario, as_of=args.as_of, materials=tuple(args.material)
+                )
             ),
         )
     )
@@ -151,7 +159,7 @@ def _add_exposure_commands(commands: Any) -> None:
     rank.set_defaults(
         run=lambda client, args: [
             {
-                k: row[k]
+                k: getattr(row, k)
                 for k in ("company_id", "country", "score", "level", "disruption", "tariff_cost", "tariff_impact_usd")
             }
             for row in _first(
@@ -173,7 +181,9 @@ def _add_exposure_commands(commands: Any) -> None:
     chokepoints.add_argument("company_id")
     chokepoints.add_argument("--material", default="")
     chokepoints.set_defaults(
-        run=lambda client, args: Report("chokepoints", client.find_chokepoints(args.company_id, material=args.material))
+        run=lambda client, args: Report(
+            "chokepoints", asdict(client.find_chokepoints(args.company_id, material=args.material))
+        )
     )
     compare = commands.add_parser("compare", help="per-company changes between two scenarios or dates")
     compare.add_argument("--baseline", default="", help="baseline scenario (default current)")
@@ -182,12 +192,14 @@ def _add_exposure_commands(commands: Any) -> None:
     compare.set_defaults(
         run=lambda client, args: Report(
             "compare",
-            client.compare_scenarios(
-                baseline_scenario=args.baseline,
-                baseline_as_of=args.baseline_as_of,
-                scenario=args.scenario,
-                as_of=args.as_of,
-                page_size=args.limit,
+            asdict(
+                client.compare_scenarios(
+                    baseline_scenario=args.baseline,
+                    baseline_as_of=args.baseline_as_of,
+                    scenario=args.scenario,
+                    as_of=args.as_of,
+                    page_size=args.limit,
+                )
             ),
         )
     )
@@ -386,11 +398,11 @@ def _show_report(out: Console, report: Report) -> None:
             f"{score['tariff_cost']:.2%} = ${score['tariff_impact_usd']:,.0f} a year"
         )
         for name in ("disruption_by_material", "disruption_by_country"):
-            items = ", ".join(f"{item['key']} {item['value']:.3f}" for item in score.get(name, []))
+            items = ", ".join(f"{key} {value:.3f}" for key, value in score[name].items())
             out.print(f"{name}: {items or '-'}")
         for origin in data.get("origins", []):
-            face = ", ".join(f"{i['key']} {i['value']:.0%}" for i in origin.get("face_value", [])[:5])
-            look = ", ".join(f"{i['key']} {i['value']:.0%}" for i in origin.get("look_through", [])[:5])
+            face = ", ".join(f"{key} {value:.0%}" for key, value in list(origin["face_value"].items())[:5])
+            look = ", ".join(f"{key} {value:.0%}" for key, value in list(origin["look_through"].items())[:5])
             out.print(
                 f"{origin['material']}: face value {face} (HHI {origin['face_value_hhi']:.2f}); "
                 f"look-through {look} (HHI {origin['look_through_hhi']:.2f})"
@@ -402,7 +414,7 @@ def _show_report(out: Console, report: Report) -> None:
         for path in data.get("paths", []):
             hops = " <- ".join([path["links"][0]["buyer_id"], *[link["supplier_id"] for link in path["links"]]])
             last = path["links"][-1]
-            measure = last.get("control", {}).get("measure_id") or ",".join(
+            measure = (last["control"] or {}).get("measure_id") or ",".join(
                 t["measure_id"] for t in last.get("tariffs", [])
             )
             out.print(
@@ -414,7 +426,7 @@ def _show_report(out: Console, report: Report) -> None:
         out.print(f"all upstream supply passes through: {dominators or 'no single company'}")
         for item in data.get("pass_through", []):
             out.print(f"  {item['company_id']} ({item['country']}) {item['share']:.0%}")
-        out.print("countries: " + ", ".join(f"{c['key']} {c['value']:.0%}" for c in data.get("countries", [])))
+        out.print("countries: " + ", ".join(f"{key} {value:.0%}" for key, value in data["countries"].items()))
     elif report.kind == "batch":
         out.print(
             f"{data.get('rows_scored', 0)} rows scored, {data.get('rows_refused', 0)} refused -> {data['output']}\n"
@@ -423,7 +435,7 @@ def _show_report(out: Console, report: Report) -> None:
             f"China share (face value) {data.get('face_value_china_share', 0):.0%}"
         )
         for name in ("spend_at_risk_by_material", "spend_at_risk_by_origin", "spend_at_risk_by_measure"):
-            items = ", ".join(f"{item['key']} ${item['value']:,.0f}" for item in data.get(name, [])[:6])
+            items = ", ".join(f"{key} ${value:,.0f}" for key, value in list(data[name].items())[:6])
             out.print(f"{name}: {items or '-'}")
     else:
         out.print(

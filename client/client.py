@@ -14,6 +14,17 @@ from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_
 from google.protobuf import json_format
 
 from client.errors import decode_error
+from client.results import (
+    Chokepoints,
+    CompanyScore,
+    CompanyScoreResult,
+    Comparison,
+    Explanation,
+    PortfolioSummary,
+    RowError,
+    ScoreContext,
+    from_message,
+)
 
 T = TypeVar("T")
 UPLOAD_CHUNK_BYTES = 1024**2
@@ -154,9 +165,9 @@ class BatchResult:
     """Scored rows (a Polars frame keyed by `row`), refused rows, the portfolio summary and the scoring context."""
 
     rows: Any
-    errors: list[dict[str, Any]]
-    summary: dict[str, Any]
-    context: dict[str, Any]
+    errors: tuple[RowError, ...]
+    summary: PortfolioSummary
+    context: ScoreContext
 
 
 class ChokepointClient:
@@ -393,12 +404,12 @@ class ChokepointClient:
 
     def score_company(
         self, company_id: str, *, scenario: str = "", as_of: str = "", materials: tuple[str, ...] = ()
-    ) -> dict[str, Any]:
+    ) -> CompanyScoreResult:
         """All score components, origin shares per material and the context, as plain data."""
         request = exposure_pb2.ScoreCompanyRequest(
             company_id=company_id, scenario=scenario, as_of_date=as_of, materials=materials
         )
-        return _plain(self._call(self._exposure.ScoreCompany, request))
+        return from_message(CompanyScoreResult, self._call(self._exposure.ScoreCompany, request))
 
     def rank_companies(
         self,
@@ -409,7 +420,7 @@ class ChokepointClient:
         country: str = "",
         tag: str = "",
         page_size: int = 0,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[CompanyScore]:
         request = exposure_pb2.RankCompaniesRequest(
             scenario=scenario,
             as_of_date=as_of,
@@ -419,7 +430,7 @@ class ChokepointClient:
             order_by=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", order_by.upper()),
         )
         for response in self._pages(self._exposure.RankCompanies, request):
-            yield from (_plain(score) for score in response.scores)
+            yield from (from_message(CompanyScore, score) for score in response.scores)
 
     def explain_exposure(
         self,
@@ -431,7 +442,7 @@ class ChokepointClient:
         limit: int = 0,
         max_depth: int = 0,
         full: bool = False,
-    ) -> dict[str, Any]:
+    ) -> Explanation:
         request = exposure_pb2.ExplainExposureRequest(
             company_id=company_id,
             scenario=scenario,
@@ -441,11 +452,11 @@ class ChokepointClient:
             component=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", component.upper()),
             view=exposure_pb2.EXPLAIN_VIEW_FULL if full else exposure_pb2.EXPLAIN_VIEW_BASIC,
         )
-        return _plain(self._call(self._exposure.ExplainExposure, request))
+        return from_message(Explanation, self._call(self._exposure.ExplainExposure, request))
 
-    def find_chokepoints(self, company_id: str, *, material: str = "", limit: int = 0) -> dict[str, Any]:
+    def find_chokepoints(self, company_id: str, *, material: str = "", limit: int = 0) -> Chokepoints:
         request = exposure_pb2.FindChokepointsRequest(company_id=company_id, material=material, limit=limit)
-        return _plain(self._call(self._exposure.FindChokepoints, request))
+        return from_message(Chokepoints, self._call(self._exposure.FindChokepoints, request))
 
     def compare_scenarios(
         self,
@@ -456,7 +467,7 @@ class ChokepointClient:
         as_of: str = "",
         order_by: str = "score",
         page_size: int = 0,
-    ) -> dict[str, Any]:
+    ) -> Comparison:
         """The first page of changes (biggest movers first) and the totals."""
         request = exposure_pb2.CompareScenariosRequest(
             baseline_scenario=baseline_scenario,
@@ -466,7 +477,7 @@ class ChokepointClient:
             page_size=page_size,
             order_by=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", order_by.upper()),
         )
-        return _plain(self._call(self._exposure.CompareScenarios, request))
+        return from_message(Comparison, self._call(self._exposure.CompareScenarios, request))
 
     def score_supplier_list(
         self,
@@ -507,25 +518,29 @@ class ChokepointClient:
                 )
 
         scored: list[dict[str, Any]] = []
-        errors: list[dict[str, Any]] = []
-        summary: dict[str, Any] = {}
-        context: dict[str, Any] = {}
+        errors: list[RowError] = []
+        summary: PortfolioSummary | None = None
+        context: ScoreContext | None = None
         try:
             for response in self._exposure.ScoreSupplierList(requests(), timeout=max(self.timeout, 600.0)):
                 if response.rows.row:
                     scored.append(
                         {f.name: list(getattr(response.rows, f.name)) for f in response.rows.DESCRIPTOR.fields}
                     )
-                errors += [_plain(error) for error in response.errors]
+                errors += [from_message(RowError, error) for error in response.errors]
                 if response.HasField("summary"):
-                    summary = _plain(response.summary)
-                context = _plain(response.context)
+                    summary = from_message(PortfolioSummary, response.summary)
+                context = from_message(ScoreContext, response.context)
                 if progress is not None:
                     progress(len(response.rows.row) + len(response.errors))
         except grpc.RpcError as error:
             raise decode_error(error) from None
         frames = [pl.DataFrame(part).rename({"origin_country": "effective_origin_country"}) for part in scored]
-        return BatchResult(pl.concat(frames, how="diagonal") if frames else pl.DataFrame(), errors, summary, context)
+        if summary is None or context is None:  # the service always ends the stream with a summary
+            msg = "ScoreSupplierList ended without its summary"
+            raise RuntimeError(msg)
+        rows_frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
+        return BatchResult(rows_frame, tuple(errors), summary, context)
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:
@@ -758,11 +773,4 @@ def _measure_summary(measure: policy_pb2.Measure) -> MeasureSummary:
     authority = policy_pb2.ControlAuthority.Name(c.authority).removeprefix("CONTROL_AUTHORITY_")
     return MeasureSummary(
         c.measure_id, "export_control", authority, c.controlling_country, measure.status, c.title, c.source
-    )
-
-
-def _plain(message: Any) -> dict[str, Any]:
-    """A response as plain data with the proto field names; zero values included so every field is present."""
-    return json_format.MessageToDict(
-        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )

@@ -35,7 +35,7 @@ def draw_paths(explanation: dict[str, Any], company_id: str, out: Path) -> None:
                     graph.add_node(node, tier=column)
             key = (link["supplier_id"], link["buyer_id"])
             previous = graph.edges[key]["contribution"] if graph.has_edge(*key) else 0.0
-            measure = link.get("control", {}).get("measure_id") or ""
+            measure = (link["control"] or {}).get("measure_id") or ""
             graph.add_edge(
                 *key,
                 contribution=previous + float(path["contribution"]),
@@ -75,7 +75,7 @@ def draw_paths(explanation: dict[str, Any], company_id: str, out: Path) -> None:
 def write_report(summary: dict[str, Any], rows: Any, out: Path, *, title: str) -> None:
     """A self-contained HTML page: the portfolio's totals and bar charts of spend at risk."""
     charts = [
-        _bar_chart(summary.get(key, []), heading)
+        _bar_chart(summary.get(key, {}), heading)
         for key, heading in (
             ("spend_at_risk_by_material", "Spend at risk by material (USD a year)"),
             ("spend_at_risk_by_origin", "Spend at risk by origin country"),
@@ -125,12 +125,10 @@ td,th{{border:1px solid #ccc;padding:.2em .6em;text-align:right}}th{{background:
     out.write_text(page, encoding="utf-8")
 
 
-def _bar_chart(items: list[dict[str, Any]], heading: str) -> str:
-    top = items[:12]
+def _bar_chart(items: dict[str, float], heading: str) -> str:
+    top = list(items.items())[:12][::-1]  # largest at the top of a horizontal bar chart
     figure, axes = plt.subplots(figsize=(8, 0.4 * len(top) + 1.2))
-    axes.barh(
-        [str(item["key"]) for item in reversed(top)], [float(item["value"]) for item in reversed(top)], color="#ef8a62"
-    )
+    axes.barh([key for key, _ in top], [value for _, value in top], color="#ef8a62")
     axes.set_title(heading)
     figure.tight_layout()
     buffer = io.StringIO()

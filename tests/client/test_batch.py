@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def test_batch_scores_good_rows_and_reports_bad_ones(
     )
     assert code == 0
     summary = json.loads(out)
-    assert (summary["rows_scored"], summary["rows_refused"]) == ("9", "1")
+    assert (summary["rows_scored"], summary["rows_refused"]) == (9, 1)
     assert summary["errors"][0]["message"].startswith("row 9, column supplier_id: needs supplier_id")
     assert "row 9, column supplier_id" in err
     scored = pl.read_parquet(output) if suffix == ".parquet" else pl.read_csv(output, infer_schema=False)
@@ -100,10 +101,10 @@ def test_batch_equals_adding_the_buyer_to_the_graph(address: str) -> None:
                 )
             )
         client.upsert_supply_links(links)
-        graph_score = client.score_company("PORTFOLIO", as_of=DAY)["score"]
-    assert result.summary["disruption"] == pytest.approx(graph_score["disruption"], abs=1e-9)
-    assert result.summary["tariff_cost"] == pytest.approx(graph_score["tariff_cost"], abs=1e-9)
-    assert result.summary["tariff_impact_usd"] == pytest.approx(graph_score["tariff_impact_usd"], rel=1e-9)
+        graph_score = client.score_company("PORTFOLIO", as_of=DAY).score
+    assert result.summary.disruption == pytest.approx(graph_score.disruption, abs=1e-9)
+    assert result.summary.tariff_cost == pytest.approx(graph_score.tariff_cost, abs=1e-9)
+    assert result.summary.tariff_impact_usd == pytest.approx(graph_score.tariff_impact_usd, rel=1e-9)
 
 
 def test_batches_of_any_size_give_the_same_rows(address: str) -> None:
@@ -112,9 +113,10 @@ def test_batches_of_any_size_give_the_same_rows(address: str) -> None:
         whole = client.score_supplier_list(rows, buyer_country="US", as_of=DAY)
         pieces = client.score_supplier_list(rows, buyer_country="US", as_of=DAY, batch_rows=2)
     assert_frame_equal(whole.rows.sort("row"), pieces.rows.sort("row"))
-    assert whole.summary.keys() == pieces.summary.keys()
-    for key, value in whole.summary.items():
-        assert pieces.summary[key] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value), key
+    for field in dataclasses.fields(whole.summary):
+        value = getattr(whole.summary, field.name)
+        expected = pytest.approx(value, rel=1e-12) if isinstance(value, float) else value
+        assert getattr(pieces.summary, field.name) == expected, field.name
 
 
 def test_batch_report_is_a_well_formed_page_with_charts(

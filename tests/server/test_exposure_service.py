@@ -22,108 +22,102 @@ def client(seeded: RunningServer) -> ChokepointClient:
     return seeded.client()
 
 
-def shares(items: list[dict[str, object]]) -> dict[str, float]:
-    return {str(item["key"]): float(item["value"]) for item in items}  # type: ignore[arg-type]
-
-
 def test_score_company_returns_every_component_and_its_context(client: ChokepointClient) -> None:
     result = client.score_company("US-MOTOR-1", as_of=DAY)
-    score = result["score"]
-    assert 0 < score["disruption"] <= 1
-    assert score["disruption"] == pytest.approx(
-        score["disruption_tier1"] + score["disruption_tier2"] + score["disruption_tier3_plus"]
+    score = result.score
+    assert 0 < score.disruption <= 1
+    assert score.disruption == pytest.approx(
+        score.disruption_tier1 + score.disruption_tier2 + score.disruption_tier3_plus
     )
-    assert score["tariff_impact_usd"] == pytest.approx(score["tariff_cost"] * score["input_spend_usd"])
-    assert sum(shares(score["disruption_by_country"]).values()) == pytest.approx(score["disruption"])
-    assert set(shares(score["disruption_by_material"])) >= {"magnet", "rare_earth"}
-    assert score["level"] in {"low", "medium", "high", "critical"}
-    context = result["context"]
-    assert (context["scenario"], context["as_of_date"], context["graph_version"]) == ("current", DAY, "1")
-    assert context["policy_version"]
-    assert context["converged"] is True
+    assert score.tariff_impact_usd == pytest.approx(score.tariff_cost * score.input_spend_usd)
+    assert sum(score.disruption_by_country.values()) == pytest.approx(score.disruption)
+    assert set(score.disruption_by_material) >= {"magnet", "rare_earth"}
+    assert score.level in {"low", "medium", "high", "critical"}
+    context = result.context
+    assert (context.scenario, context.as_of_date, context.graph_version) == ("current", DAY, 1)
+    assert context.policy_version
+    assert context.converged is True
 
 
 def test_rare_earth_buyer_depends_on_china_beyond_face_value(client: ChokepointClient) -> None:
-    result = client.score_company("US-RE-BUYER-1", as_of=DAY, materials=("rare_earth",))
-    (origin,) = result["origins"]
-    face = shares(origin["face_value"])
+    (origin,) = client.score_company("US-RE-BUYER-1", as_of=DAY, materials=("rare_earth",)).origins
+    face = origin.face_value
     assert max(face, key=face.__getitem__) == "CN"  # the USGS face-value split: China 71%
     assert face["CN"] == pytest.approx(0.71)
-    through_china = shares(client.find_chokepoints("US-RE-BUYER-1", material="rare_earth")["countries"])["CN"]
+    through_china = client.find_chokepoints("US-RE-BUYER-1", material="rare_earth").countries["CN"]
     assert through_china > face["CN"]  # non-Chinese refiners buy Chinese material
 
 
 @pytest.mark.parametrize(("buyer", "material"), [("US-GA-BUYER-1", "gallium"), ("US-GE-BUYER-1", "germanium")])
 def test_look_through_china_share_exceeds_face_value(client: ChokepointClient, buyer: str, material: str) -> None:
-    (origin,) = client.score_company(buyer, as_of=DAY, materials=(material,))["origins"]
-    face, look = shares(origin["face_value"]), shares(origin["look_through"])
-    assert look["CN"] > face["CN"]
-    assert origin["look_through_hhi"] > origin["face_value_hhi"]
+    (origin,) = client.score_company(buyer, as_of=DAY, materials=(material,)).origins
+    assert origin.look_through["CN"] > origin.face_value["CN"]
+    assert origin.look_through_hhi > origin.face_value_hhi
 
 
 def test_a_fab_buying_euv_has_the_single_euv_supplier_as_chokepoint(client: ChokepointClient) -> None:
     found = client.find_chokepoints("TW-FAB-1", material="euv")
-    assert [d["company_id"] for d in found["dominators"]] == ["NL-EUV-1"]
-    assert shares(found["countries"]) == {"NL": 1.0}
+    assert [d.company_id for d in found.dominators] == ["NL-EUV-1"]
+    assert found.countries == {"NL": 1.0}
     everything = client.find_chokepoints("TW-FAB-1")
-    assert everything["dominators"] == []  # across all inputs no single company carries everything
-    assert int(everything["upstream_link_count"]) > int(found["upstream_link_count"])
+    assert everything.dominators == ()  # across all inputs no single company carries everything
+    assert everything.upstream_link_count > found.upstream_link_count
 
 
 def test_goods_routed_through_vietnam_carry_chinese_duties_and_the_flag(client: ChokepointClient) -> None:
     explained = client.explain_exposure("US-MOTOR-1", as_of=DAY, component="tariff_cost", limit=20, full=True)
     routed = [
         link
-        for path in explained["paths"]
-        for link in path["links"]
-        if link["supplier_id"] == "VN-TRADE-1" and link["buyer_id"] == "US-MOTOR-1"
+        for path in explained.paths
+        for link in path.links
+        if link.supplier_id == "VN-TRADE-1" and link.buyer_id == "US-MOTOR-1"
     ]
     assert routed
     link = routed[0]
-    assert link["origin_country"] == "CN"
-    assert link["route"] == ["CN", "VN", "US"]
-    assert "transshipment" in link["derived_tags"]
-    assert {t["measure_id"] for t in link["tariffs"]} >= {
+    assert link.origin_country == "CN"
+    assert link.route == ("CN", "VN", "US")
+    assert "transshipment" in link.derived_tags
+    assert {t.measure_id for t in link.tariffs} >= {
         "US-IEEPA-FENTANYL-10-NOV2025",
         "US-IEEPA-RECIPROCAL-CN-10-GENEVA",
     }
-    assert all(t["source"] for t in link["tariffs"])
+    assert all(t.source for t in link.tariffs)
 
 
 def test_explanation_paths_add_up_towards_the_total(client: ChokepointClient) -> None:
     explained = client.explain_exposure("US-MOTOR-1", as_of=DAY, limit=100, max_depth=12)
-    contributions = [path["contribution"] for path in explained["paths"]]
+    contributions = [path.contribution for path in explained.paths]
     assert contributions == sorted(contributions, reverse=True)
-    assert 0 < explained["explained"] <= explained["total"] + 1e-12
-    for path in explained["paths"]:
-        assert [link["tier"] for link in path["links"]] == list(range(1, len(path["links"]) + 1))
+    assert 0 < explained.explained <= explained.total + 1e-12
+    for path in explained.paths:
+        assert [link.tier for link in path.links] == list(range(1, len(path.links) + 1))
         product = 1.0
-        for link in path["links"][:-1]:
-            product *= link["input_share"] * link["carry"]
-        last = path["links"][-1]
-        assert path["contribution"] == pytest.approx(product * last["input_share"] * last["hazard"])
+        for link in path.links[:-1]:
+            product *= link.input_share * link.carry
+        last = path.links[-1]
+        assert path.contribution == pytest.approx(product * last.input_share * last.hazard)
 
 
 def test_rank_pages_through_all_companies_in_order(client: ChokepointClient) -> None:
     ranked = list(client.rank_companies(as_of=DAY, order_by="disruption", page_size=37))
     assert len(ranked) == 220
-    values = [row["disruption"] for row in ranked]
+    values = [row.disruption for row in ranked]
     assert values == sorted(values, reverse=True)
-    gallium_buyers = {row["company_id"] for row in client.rank_companies(as_of=DAY, tag="gallium")}
+    gallium_buyers = {row.company_id for row in client.rank_companies(as_of=DAY, tag="gallium")}
     assert "US-GA-BUYER-1" in gallium_buyers
-    assert "TW-FAB-1" not in {row["company_id"] for row in client.rank_companies(as_of=DAY, country="US")}
+    assert "TW-FAB-1" not in {row.company_id for row in client.rank_companies(as_of=DAY, country="US")}
 
 
 def test_compare_scenarios_reports_movers_and_totals(client: ChokepointClient) -> None:
     result = client.compare_scenarios(baseline_as_of=DAY, scenario="cn-rare-earth-ban-all", as_of=DAY, page_size=5)
-    assert int(result["companies_level_up"]) > 0
-    assert int(result["companies_level_down"]) == 0  # adding a ban never lowers exposure
-    changes = result["changes"]
-    assert all(change["disruption_change"] >= 0 for change in changes)
-    moves = [abs(change["score"] - change["baseline_score"]) for change in changes]
+    assert result.companies_level_up > 0
+    assert result.companies_level_down == 0  # adding a ban never lowers exposure
+    changes = result.changes
+    assert all(change.disruption_change >= 0 for change in changes)
+    moves = [abs(change.score - change.baseline_score) for change in changes]
     assert moves == sorted(moves, reverse=True)
     dates = client.compare_scenarios(baseline_as_of="2019-06-01", as_of="2025-06-01", order_by="tariff_impact")
-    assert dates["total_tariff_impact_change_usd"] > 0  # 2025 duties far above 2019's
+    assert dates.total_tariff_impact_change_usd > 0  # 2025 duties far above 2019's
 
 
 def test_scores_are_cached_and_a_graph_write_invalidates_them(seeded: RunningServer, client: ChokepointClient) -> None:
@@ -135,8 +129,8 @@ def test_scores_are_cached_and_a_graph_write_invalidates_them(seeded: RunningSer
     client.upsert_supply_links([SupplyLink("CN-MAG-1", "NEW-BUYER", "850511", 1e6)])
     after = client.score_company("NEW-BUYER", as_of=DAY)
     assert cache.misses == 2
-    assert after["context"]["graph_version"] == str(int(first["context"]["graph_version"]) + 2)
-    assert after["score"]["disruption"] > 0
+    assert after.context.graph_version == first.context.graph_version + 2
+    assert after.score.disruption > 0
 
 
 def test_exposure_errors_name_the_field(client: ChokepointClient) -> None:
