@@ -432,7 +432,8 @@ def _show_report(out: Console, report: Report) -> None:
             f"{data.get('rows_scored', 0)} rows scored, {data.get('rows_refused', 0)} refused -> {data['output']}\n"
             f"spend ${data.get('total_spend_usd', 0):,.0f}: disruption {data.get('disruption', 0):.3f}, duty cost "
             f"{data.get('tariff_cost', 0):.2%} = ${data.get('tariff_impact_usd', 0):,.0f} a year, "
-            f"China share (face value) {data.get('face_value_china_share', 0):.0%}"
+            f"China share {data.get('face_value_china_share', 0):.0%} face value, "
+            f"{data.get('look_through_china_share', 0):.0%} look-through"
         )
         for name in ("spend_at_risk_by_material", "spend_at_risk_by_origin", "spend_at_risk_by_measure"):
             items = ", ".join(f"{key} ${value:,.0f}" for key, value in list(data[name].items())[:6])

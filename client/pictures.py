@@ -91,6 +91,7 @@ def write_report(summary: dict[str, Any], rows: Any, out: Path, *, title: str) -
         ("duty cost C", f"{float(summary.get('tariff_cost', 0)):.2%}"),
         ("duty impact (USD a year)", f"{float(summary.get('tariff_impact_usd', 0)):,.0f}"),
         ("China share, face value", f"{float(summary.get('face_value_china_share', 0)):.0%}"),
+        ("China share, look-through", f"{float(summary.get('look_through_china_share', 0)):.0%}"),
     ]
     exposed = rows.sort("export_control_exposure", descending=True, nulls_last=True).head(20) if rows.height else rows
     columns = [

@@ -159,6 +159,7 @@ class PortfolioSummary:
     spend_at_risk_by_origin: dict[str, float]
     spend_at_risk_by_measure: dict[str, float]
     face_value_china_share: float
+    look_through_china_share: float
 
 
 def from_message(cls: type[T], message: Any) -> T:

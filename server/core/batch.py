@@ -19,11 +19,13 @@ import polars as pl
 
 from server.core.graph import Graph
 from server.core.link_policy import evaluate_signatures
+from server.core.lookthrough import origin_shares
 from server.core.policy import PolicySet
 from server.core.scores import Scores, damping_of_tags
 from server.core.taxonomy import TRANSSHIPMENT, flag_transshipment, tag_hs_codes
 from server.core.validation import COUNTRY_CODES, HS_PATTERN
 
+LOOK_THROUGH_LIMIT = 2_000
 BATCH_COLUMNS = (
     "supplier_id",
     "supplier_name",
@@ -230,6 +232,7 @@ def empty_scored() -> pl.DataFrame:
             "effective_origin_country": pl.String,
             "derived_tags": pl.List(pl.String),
             "top_control_id": pl.String,
+            "supplier_idx": pl.Int32,
         }
     )
 
@@ -246,10 +249,59 @@ class Portfolio:
     spend_at_risk_by_origin: dict[str, float]
     spend_at_risk_by_measure: dict[str, float]
     face_value_china_share: float
+    look_through_china_share: float
     rows_scored: int
 
 
-def summarise_portfolio(scored: pl.DataFrame) -> Portfolio:
+def look_through_china_share(graph: Graph, scored: pl.DataFrame, *, max_suppliers: int = LOOK_THROUGH_LIMIT) -> float:
+    """Spend share of Chinese origin looking through matched suppliers that buy the row's material themselves.
+
+    A row counts with its supplier's look-through China share for the first of the row's material tags that the
+    supplier itself buys, and with its own origin otherwise (face value). Only the `max_suppliers` largest
+    (supplier, material) pairs by spend are traced; the rest count at face value.
+    """
+    total = float(scored["annual_spend_usd"].sum()) if scored.height else 0.0
+    if total <= 0:
+        return 0.0
+    materials = sorted(graph.material_tags)
+    rows = scored.with_row_index("_row").with_columns(
+        pl.col("derived_tags").list.eval(pl.element().filter(pl.element().is_in(materials))).alias("_material")
+    )
+    candidates = rows.filter(pl.col("supplier_idx").is_not_null()).explode("_material").drop_nulls("_material")
+    pairs = (
+        candidates.group_by("supplier_idx", "_material")
+        .agg(pl.col("annual_spend_usd").sum())
+        .sort(["annual_spend_usd", "supplier_idx", "_material"], descending=[True, False, False])
+        .head(max_suppliers)
+    )
+    traced = []
+    for supplier, material, _ in pairs.iter_rows():
+        start, end = int(graph.inbound_indptr[supplier]), int(graph.inbound_indptr[supplier + 1])
+        if graph.carries(material)[start:end].any():
+            traced.append((supplier, material, origin_shares(graph, supplier, material).look_through.get("CN", 0.0)))
+    shares = pl.DataFrame(
+        traced, schema={"supplier_idx": pl.Int32, "_material": pl.String, "_cn": pl.Float64}, orient="row"
+    )
+    per_row = (
+        candidates.join(shares, on=["supplier_idx", "_material"])
+        .sort("_row", "_material")
+        .group_by("_row", maintain_order=True)
+        .agg(pl.col("_cn").first())
+    )
+    china = (
+        rows.join(per_row, on="_row", how="left")
+        .select(
+            (
+                pl.col("annual_spend_usd")
+                * pl.coalesce("_cn", (pl.col("effective_origin_country") == "CN").cast(pl.Float64))
+            ).sum()
+        )
+        .item()
+    )
+    return float(china) / total
+
+
+def summarise_portfolio(scored: pl.DataFrame, *, look_through_china: float = 0.0) -> Portfolio:
     """Spend-weighted totals; spend at risk = spend x row disruption, grouped by material, origin and measure."""
     spend = scored["annual_spend_usd"].to_numpy()
     total = float(spend.sum())
@@ -275,5 +327,6 @@ def summarise_portfolio(scored: pl.DataFrame) -> Portfolio:
         spend_at_risk_by_origin=grouped(at_risk, "effective_origin_country"),
         spend_at_risk_by_measure=grouped(at_risk, "top_control_id"),
         face_value_china_share=china,
+        look_through_china_share=look_through_china,
         rows_scored=scored.height,
     )

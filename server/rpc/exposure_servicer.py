@@ -232,7 +232,10 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             portfolio = batch.summarise_portfolio(batch.empty_scored())
         else:
             scenario_context = settings[2]
-            portfolio = batch.summarise_portfolio(pl.concat(scored_parts))
+            everything = pl.concat(scored_parts)
+            portfolio = batch.summarise_portfolio(
+                everything, look_through_china=batch.look_through_china_share(settings[0], everything)
+            )
         yield exposure_pb2.ScoreSupplierListResponse(
             summary=portfolio_message(portfolio, refused=refused), context=scenario_context
         )
@@ -312,6 +315,7 @@ def portfolio_message(portfolio: batch.Portfolio, *, refused: int) -> exposure_p
         spend_at_risk_by_origin=_pairs(list(portfolio.spend_at_risk_by_origin.items())),
         spend_at_risk_by_measure=_pairs(list(portfolio.spend_at_risk_by_measure.items())),
         face_value_china_share=portfolio.face_value_china_share,
+        look_through_china_share=portfolio.look_through_china_share,
     )
 
 

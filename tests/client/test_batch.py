@@ -175,3 +175,22 @@ def test_explain_draws_the_paths(address: str, capsys: pytest.CaptureFixture[str
         pixels = matplotlib.image.imread(picture)
         height, width = pixels.shape[:2]
         assert min(height, width) > 100
+
+
+def test_look_through_china_share_follows_suppliers_that_buy_the_material(address: str) -> None:
+    rows = pl.DataFrame(
+        {
+            "supplier_id": ["CA-GA-REFINER-1", "CN-MAG-1"],
+            "hs_code": ["8112.92", "8505.11"],
+            "annual_spend_usd": ["75", "25"],
+        }
+    )
+    with ChokepointClient(address) as client:
+        result = client.score_supplier_list(rows, buyer_country="US", as_of=DAY)
+        refiner = client.score_company("CA-GA-REFINER-1", as_of=DAY, materials=("gallium",)).origins[0]
+        # magnets carry `magnet` and `rare_earth`; the magnet maker buys rare earths, not magnets
+        magnets = client.score_company("CN-MAG-1", as_of=DAY, materials=("rare_earth",)).origins[0]
+    assert result.summary.face_value_china_share == pytest.approx(0.25)  # only the magnets are Chinese at face value
+    expected = 0.75 * refiner.look_through.get("CN", 0.0) + 0.25 * magnets.look_through.get("CN", 0.0)
+    assert result.summary.look_through_china_share == pytest.approx(expected)
+    assert result.summary.look_through_china_share > result.summary.face_value_china_share
