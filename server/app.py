@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
@@ -11,8 +12,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from server.config import Config
+from server.core.caches import LruCache
+from server.core.lookthrough import OriginShares
 from server.core.policy_store import PolicyStore
-from server.core.score_cache import ScoreCache
+from server.core.scores import Scores
 from server.core.store import GraphStore
 from server.rpc.errors import ErrorInterceptor
 from server.rpc.exposure_servicer import ExposureServicer
@@ -26,6 +29,11 @@ SERVICE_NAMES = (
 )
 
 
+# Whole-graph score tables are large (about 100 bytes per company and link); look-through answers are small.
+SCORE_TABLES = 8
+ORIGIN_ANSWERS = 20_000
+
+
 class AddressInUseError(RuntimeError):
     """The listening address could not be bound (taken, or not a local address)."""
 
@@ -35,7 +43,7 @@ class Service:
     server: grpc.Server
     port: int
     health: health.HealthServicer
-    scores: ScoreCache
+    scores: LruCache[Any, Scores]
 
 
 def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Service:
@@ -53,8 +61,9 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     limits = GraphLimits(max_batch_items=config.max_batch_items, max_import_bytes=config.max_import_bytes)
     graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(store, limits), server)
     policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(policy, store.taxonomy), server)
-    scores = ScoreCache()
-    exposure_pb2_grpc.add_ExposureServiceServicer_to_server(ExposureServicer(store, policy, scores), server)
+    scores: LruCache[Any, Scores] = LruCache(capacity=SCORE_TABLES)
+    origins: LruCache[Any, OriginShares] = LruCache(capacity=ORIGIN_ANSWERS)
+    exposure_pb2_grpc.add_ExposureServiceServicer_to_server(ExposureServicer(store, policy, scores, origins), server)
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
+from typing import Any
 
 import grpc
 import polars as pl
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
 
 from server.core import batch, exposure_queries
+from server.core.caches import LruCache
 from server.core.chokepoints import find_chokepoints
 from server.core.errors import FieldViolation, InvalidArgumentError, ResourceExhaustedError
 from server.core.explain import Component, top_paths
 from server.core.graph import Graph
-from server.core.lookthrough import origin_shares
+from server.core.lookthrough import OriginShares, origin_shares
 from server.core.policy import PolicySet
 from server.core.policy_store import PolicyStore
 from server.core.queries import require_company
 from server.core.scenarios import CURRENT
-from server.core.score_cache import ScoreCache
 from server.core.scores import Scores, score_graph
 from server.core.shipments import parse_day
 from server.core.store import GraphStore
@@ -39,10 +40,17 @@ MAX_BATCH_ROWS = 100_000
 
 
 class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
-    def __init__(self, graphs: GraphStore, policies: PolicyStore, cache: ScoreCache) -> None:
+    def __init__(
+        self,
+        graphs: GraphStore,
+        policies: PolicyStore,
+        scores: LruCache[Any, Scores],
+        origins: LruCache[Any, OriginShares],
+    ) -> None:
         self._graphs = graphs
         self._policies = policies
-        self._cache = cache
+        self._cache = scores
+        self._origins = origins
 
     def ScoreCompany(
         self, request: exposure_pb2.ScoreCompanyRequest, context: grpc.ServicerContext
@@ -52,7 +60,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         materials = list(request.materials) or exposure_queries.bought_materials(graph, index)
         return exposure_pb2.ScoreCompanyResponse(
             score=_company_score(exposure_queries.company_breakdown(scores, index)),
-            origins=[_origins(graph, index, material) for material in materials],
+            origins=[_origins(self._origin_shares(graph, index, material)) for material in materials],
             context=scenario_context,
         )
 
@@ -240,6 +248,10 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             summary=portfolio_message(portfolio, refused=refused), context=scenario_context
         )
 
+    def _origin_shares(self, graph: Graph, index: int, material: str) -> OriginShares:
+        """Look-through origins, computed per query on the upstream part, then kept for this graph version."""
+        return self._origins.get((graph.version, index, material), lambda: origin_shares(graph, index, material))
+
     def _scores(
         self, scenario: str, as_of: str, overrides: exposure_pb2.ScoringOverrides | None, *, graph: Graph | None = None
     ) -> tuple[Graph, Scores, exposure_pb2.ScoreContext]:
@@ -382,10 +394,9 @@ def _company_score(breakdown: exposure_queries.CompanyBreakdown) -> exposure_pb2
     )
 
 
-def _origins(graph: Graph, index: int, material: str) -> exposure_pb2.OriginShares:
-    shares = origin_shares(graph, index, material)
+def _origins(shares: OriginShares) -> exposure_pb2.OriginShares:
     return exposure_pb2.OriginShares(
-        material=material,
+        material=shares.material,
         face_value=_pairs(list(shares.face_value.items())),
         look_through=_pairs(list(shares.look_through.items())),
         face_value_hhi=shares.face_value_hhi,

@@ -145,3 +145,12 @@ def test_exposure_errors_name_the_field(client: ChokepointClient) -> None:
     with pytest.raises(InvalidArgumentError) as too_many:
         client.explain_exposure("US-AUTO-1", limit=1000)
     assert [v.field for v in too_many.value.violations] == ["limit"]
+
+
+def test_cached_look_through_follows_graph_writes(client: ChokepointClient) -> None:
+    before = client.score_company("US-GA-BUYER-1", as_of=DAY, materials=("gallium",)).origins[0]
+    assert client.score_company("US-GA-BUYER-1", as_of=DAY, materials=("gallium",)).origins[0] == before
+    client.upsert_companies([Company("CN-GA-NEW", "New Gallium Smelter", "CN")])
+    client.upsert_supply_links([SupplyLink("CN-GA-NEW", "US-GA-BUYER-1", "811292", 5e6)])
+    after = client.score_company("US-GA-BUYER-1", as_of=DAY, materials=("gallium",)).origins[0]
+    assert after.face_value["CN"] > before.face_value["CN"]
