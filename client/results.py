@@ -6,6 +6,7 @@ Field names are the messages' own, so `docs/api.md` and the proto comments descr
 
 from __future__ import annotations
 
+import functools
 import types
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
@@ -164,9 +165,14 @@ class PortfolioSummary:
 
 def from_message(cls: type[T], message: Any) -> T:
     """The dataclass `cls` filled from the message's fields of the same names."""
+    return cls(**{name: _convert(hint, message, name) for name, hint in _field_types(cls)})  # type: ignore[arg-type]
+
+
+@functools.cache
+def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
+    """Resolved field annotations, once per class (resolving them is slow, and results are read per call)."""
     hints = get_type_hints(cls)
-    values = {field.name: _convert(hints[field.name], message, field.name) for field in fields(cls)}  # type: ignore[arg-type]
-    return cls(**values)
+    return tuple((field.name, hints[field.name]) for field in fields(cls))
 
 
 def _convert(hint: Any, message: Any, name: str) -> Any:

@@ -47,11 +47,15 @@ def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
     """One company's row and its material and controlling-country breakdowns, largest first."""
 
     def pairs(frame: pl.DataFrame) -> list[tuple[str, float]]:
-        # Breakdown tables are sorted by idx: a binary search finds the company's rows without a scan.
-        ids = frame["idx"]
-        start, end = int(ids.search_sorted(index, "left")), int(ids.search_sorted(index, "right"))
-        rows = frame.slice(start, end - start).sort(["disruption", "key"], descending=[True, False])
-        return [(key, float(value)) for key, value in rows.select("key", "disruption").iter_rows()]
+        # Breakdown tables are sorted by idx: a binary search on the (zero-copy) index column finds the rows.
+        ids = frame["idx"].to_numpy()
+        start, end = int(np.searchsorted(ids, index, "left")), int(np.searchsorted(ids, index, "right"))
+        found = zip(
+            frame["key"].slice(start, end - start).to_list(),
+            frame["disruption"].to_numpy()[start:end].tolist(),
+            strict=True,
+        )
+        return sorted(found, key=lambda item: (-item[1], item[0]))
 
     return CompanyBreakdown(
         scores.companies.row(index, named=True), pairs(scores.by_material), pairs(scores.by_country)
