@@ -47,12 +47,10 @@ def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
     """One company's row and its material and controlling-country breakdowns, largest first."""
 
     def pairs(frame: pl.DataFrame) -> list[tuple[str, float]]:
-        # Breakdown tables are sorted by idx: a binary search on the (zero-copy) index column finds the rows.
-        ids = frame["idx"].to_numpy()
-        start, end = int(np.searchsorted(ids, index, "left")), int(np.searchsorted(ids, index, "right"))
+        start, end = scores.breakdown_rows(frame, index)
         found = zip(
             frame["key"].slice(start, end - start).to_list(),
-            frame["disruption"].to_numpy()[start:end].tolist(),
+            frame["disruption"].slice(start, end - start).to_list(),
             strict=True,
         )
         return sorted(found, key=lambda item: (-item[1], item[0]))

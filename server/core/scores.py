@@ -65,6 +65,14 @@ class Scores:
     on: date
     converged: bool = True  # False: a closed loop passes on everything; its tariff cost has no finite value
 
+    def breakdown_rows(self, frame: pl.DataFrame, index: int) -> tuple[int, int]:
+        """Where company `index`'s rows are in a breakdown table (sorted by idx): found once per table, then O(1)."""
+        bounds: dict[int, np.ndarray] = self.__dict__.setdefault("_bounds", {})
+        key = id(frame)
+        if key not in bounds:
+            bounds[key] = np.searchsorted(frame["idx"].to_numpy(), np.arange(self.companies.height + 1))
+        return int(bounds[key][index]), int(bounds[key][index + 1])
+
 
 def score_graph(
     graph: Graph, policy: PolicySet, *, on: date, damping: float | None = None, pass_through: float | None = None
