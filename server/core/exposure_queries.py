@@ -46,8 +46,8 @@ class Comparison:
 def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
     """One company's row and its material and controlling-country breakdowns, largest first."""
 
-    def pairs(frame: pl.DataFrame) -> list[tuple[str, float]]:
-        start, end = scores.breakdown_rows(frame, index)
+    def pairs(frame: pl.DataFrame, pointers: np.ndarray) -> list[tuple[str, float]]:
+        start, end = int(pointers[index]), int(pointers[index + 1])
         found = zip(
             frame["key"].slice(start, end - start).to_list(),
             frame["disruption"].slice(start, end - start).to_list(),
@@ -56,7 +56,9 @@ def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
         return sorted(found, key=lambda item: (-item[1], item[0]))
 
     return CompanyBreakdown(
-        scores.companies.row(index, named=True), pairs(scores.by_material), pairs(scores.by_country)
+        scores.companies.row(index, named=True),
+        pairs(scores.by_material, scores.material_rows),
+        pairs(scores.by_country, scores.country_rows),
     )
 
 

@@ -53,25 +53,20 @@ class Scores:
 
     `companies`: idx, company_id, country, disruption (+ _tier1/_tier2/_tier3_plus), tariff_cost (+ tiers),
     input_spend_usd, tariff_impact_usd, score, level. `by_material` / `by_country`: idx, key, disruption (only
-    non-zero rows). `links`: per link of the graph, w, hazard, tariff_rate, damping, control_id, control_country,
-    tariff_ids, pass_through.
+    non-zero rows, sorted by idx); `material_rows` / `country_rows` are their row pointers per company (the rows of
+    company i are `material_rows[i]:material_rows[i + 1]`). `links`: per link of the graph, w, hazard,
+    tariff_rate, damping, control_id, control_country, tariff_ids, pass_through.
     """
 
     companies: pl.DataFrame
     by_material: pl.DataFrame
     by_country: pl.DataFrame
+    material_rows: np.ndarray
+    country_rows: np.ndarray
     links: pl.DataFrame
     graph_version: int
     on: date
     converged: bool = True  # False: a closed loop passes on everything; its tariff cost has no finite value
-
-    def breakdown_rows(self, frame: pl.DataFrame, index: int) -> tuple[int, int]:
-        """Where company `index`'s rows are in a breakdown table (sorted by idx): found once per table, then O(1)."""
-        bounds: dict[int, np.ndarray] = self.__dict__.setdefault("_bounds", {})
-        key = id(frame)
-        if key not in bounds:
-            bounds[key] = np.searchsorted(frame["idx"].to_numpy(), np.arange(self.companies.height + 1))
-        return int(bounds[key][index]), int(bounds[key][index + 1])
 
 
 def score_graph(
@@ -82,14 +77,19 @@ def score_graph(
     shares = input_shares(graph)
     hazard = link_policy["hazard"].to_numpy()
     rate = link_policy["tariff_rate"].to_numpy()
-    link_damping = _damping(graph, default=policy.parameters.damping_default, override=damping)
+    tags = _link_tags(graph)
+    link_damping = (
+        np.full(graph.link_count, damping)
+        if damping is not None
+        else damping_of_tags(tags, default=policy.parameters.damping_default)
+    )
+    carry = link_damping * (1.0 - hazard)
     carry_through = np.full(
         rate.shape, policy.parameters.pass_through_default if pass_through is None else pass_through
     )
-    disruption = propagate(graph, hazard, link_damping * (1.0 - hazard), shares=shares)
+    disruption = propagate(graph, hazard, carry, shares=shares)
     tariff = propagate(graph, rate, carry_through, shares=shares)
     exposed = hazard > 0
-    tags = _link_tags(graph)
     materials = sorted(set(tags.filter(pl.Series(exposed)).explode().drop_nulls().to_list()) & graph.material_tags)
     material_columns = _columns([hazard * tags.list.contains(m).to_numpy() for m in materials], hazard.size)
     countries = sorted(c for c in link_policy.filter(pl.Series(exposed))["control_country"].unique().to_list() if c)
@@ -97,14 +97,9 @@ def score_graph(
     country_columns = _columns(
         [hazard * (control_country == c).fill_null(False).to_numpy() for c in countries], hazard.size
     )
-    carry = link_damping * (1.0 - hazard)
-    by_material = _long(propagate(graph, material_columns, carry, shares=shares).total, materials)
-    by_country = _long(propagate(graph, country_columns, carry, shares=shares).total, countries)
-    spend = np.bincount(
-        graph.links["buyer_idx"].to_numpy(),
-        weights=graph.links["annual_value_usd"].to_numpy(),
-        minlength=graph.company_count,
-    )
+    by_material, material_rows = _long(propagate(graph, material_columns, carry, shares=shares).total, materials)
+    by_country, country_rows = _long(propagate(graph, country_columns, carry, shares=shares).total, countries)
+    spend = np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
     score = 100.0 * (
         SCORE_DISRUPTION_WEIGHT * disruption.total
         + SCORE_TARIFF_WEIGHT * np.minimum(1.0, tariff.total / SCORE_TARIFF_FULL)
@@ -133,6 +128,8 @@ def score_graph(
         companies,
         by_material,
         by_country,
+        material_rows,
+        country_rows,
         links,
         graph.version,
         on,
@@ -148,16 +145,9 @@ def level_of(score: pl.Expr) -> pl.Expr:
     return expression
 
 
-def _damping(graph: Graph, *, default: float, override: float | None) -> np.ndarray:
-    """a_e: the override if given; else the highest category damping among the link's tags (derived or user);
-    the scenario default only for links carrying no category."""
-    if override is not None:
-        return np.full(graph.link_count, override)
-    return damping_of_tags(_link_tags(graph), default=default)
-
-
 def damping_of_tags(tags: pl.Series, *, default: float) -> np.ndarray:
-    """Per list of tags: the highest `DAMPING_BY_TAG` value among them, or `default` when none is a category."""
+    """a_e per list of tags (derived or user): the highest `DAMPING_BY_TAG` value among them; the scenario default
+    only where none is a category."""
     category = np.full(tags.len(), -1.0)
     for tag, value in DAMPING_BY_TAG.items():
         category = np.where(tags.list.contains(tag).to_numpy(), np.maximum(category, value), category)
@@ -173,15 +163,19 @@ def _columns(columns: list[np.ndarray], rows: int) -> np.ndarray:
     return np.column_stack(columns) if columns else np.zeros((rows, 0))
 
 
-def _long(values: np.ndarray, keys: list[str]) -> pl.DataFrame:
-    """An n x K block as (idx, key, disruption) rows, zeros dropped, sorted by idx (row-major `nonzero`)."""
+def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
+    """An n x K block as (idx, key, disruption) rows, zeros dropped, sorted by idx (row-major `nonzero`), and the
+    row pointers per company."""
     rows, columns = np.nonzero(values > 0)
-    return pl.DataFrame(
+    table = pl.DataFrame(
         {
             "idx": rows.astype(np.int32),
-            "key": pl.Series([keys[c] for c in columns], dtype=pl.String)
+            "key": pl.Series("key", keys, dtype=pl.String).gather(columns)
             if len(columns)
             else pl.Series([], dtype=pl.String),
             "disruption": values[rows, columns],
         }
     )
+    pointers = np.zeros(values.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=values.shape[0]), out=pointers[1:])
+    return table, pointers
