@@ -11,7 +11,7 @@ N ?= 100000
 SEED ?= 0
 OUT ?= .chokepoint/graphs/n$(N)
 
-.PHONY: setup proto run test lint pytest bench graph clean
+.PHONY: setup proto run test lint pytest bench graph certs clean
 
 setup: $(STAMP) proto
 
@@ -48,6 +48,10 @@ bench: setup
 
 graph: setup
 	$(BIN)/python -m graphs.generate --companies $(N) --seed $(SEED) --out $(OUT)
+
+# A local development CA plus server (localhost) and client certificates, for TLS and mTLS (docs/security.md).
+certs: setup
+	$(BIN)/python -m server.certs --out .chokepoint/certs
 
 clean:
 	rm -rf $(VENV) .tools .mypy_cache .ruff_cache .pytest_cache proto/chokepoint/v1/*_pb2*.py* build *.egg-info

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -16,12 +17,14 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import grpc
 import polars as pl
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
 from client.client import ChokepointClient, LinkEvaluation, SupplyLink
+from client.credentials import tls_credentials
 from client.errors import ClientError, UnavailableError
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
@@ -33,7 +36,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Piped output is not cut to a terminal's width.
     out = Console(width=None if sys.stdout.isatty() else 200)
     try:
-        with ChokepointClient(args.address, timeout=args.timeout) as client:
+        credentials = _channel_credentials(args)
+        with ChokepointClient(
+            args.address, timeout=args.timeout, credentials=credentials, token=args.token or None
+        ) as client:
             result = args.run(client, args)
     except UnavailableError as error:
         print(f"error: cannot reach the service at {args.address}: {error.message}", file=sys.stderr)
@@ -42,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error.message}", file=sys.stderr)
         for violation in error.violations[1:]:
             print(f"  {violation.description}", file=sys.stderr)
+        if error.code is grpc.StatusCode.UNAUTHENTICATED:
+            print("  pass a token with --token or CHOKEPOINT_TOKEN (docs/security.md)", file=sys.stderr)
         return EXIT_REFUSED
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -60,12 +68,29 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.add_argument("--scenario", default="", help="policy scenario (default: current)")
     parser.add_argument("--as-of", default="", help="evaluation date YYYY-MM-DD (default: today)")
+    security = parser.add_argument_group("security (docs/security.md)")
+    security.add_argument(
+        "--token", default=os.environ.get("CHOKEPOINT_TOKEN", ""), help="bearer token [CHOKEPOINT_TOKEN]"
+    )
+    for flag, variable, text in (
+        ("--tls-ca", "CHOKEPOINT_TLS_CA", "use TLS, trusting this CA certificate (PEM)"),
+        ("--tls-cert", "CHOKEPOINT_TLS_CLIENT_CERT", "use TLS, presenting this client certificate (PEM)"),
+        ("--tls-key", "CHOKEPOINT_TLS_CLIENT_KEY", "the client certificate's private key (PEM)"),
+    ):
+        security.add_argument(flag, type=Path, default=os.environ.get(variable) or None, help=f"{text} [{variable}]")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     _add_graph_commands(commands)
     _add_policy_commands(commands)
     _add_exposure_commands(commands)
     _add_batch_command(commands)
     return parser
+
+
+def _channel_credentials(args: argparse.Namespace) -> grpc.ChannelCredentials | None:
+    """TLS when any TLS option is given (the system's roots when no CA is); plaintext otherwise."""
+    if args.tls_ca is None and args.tls_cert is None and args.tls_key is None:
+        return None
+    return tls_credentials(ca=args.tls_ca, cert=args.tls_cert, key=args.tls_key)
 
 
 def _add_batch_command(commands: Any) -> None:

@@ -13,6 +13,7 @@ import grpc
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
 from google.protobuf import json_format
 
+from client.credentials import BearerTokenInterceptor
 from client.errors import decode_error
 from client.results import (
     Chokepoints,
@@ -171,17 +172,29 @@ class BatchResult:
 
 
 class ChokepointClient:
-    """A connection to one Chokepoint service. Use as a context manager, or call `close()`."""
+    """A connection to one Chokepoint service. Use as a context manager, or call `close()`.
+
+    `credentials` (see `client.credentials.tls_credentials`) makes the channel TLS; `token` is sent as
+    `authorization: Bearer <token>` on every call.
+    """
 
     def __init__(
-        self, address: str, *, timeout: float = 30.0, credentials: grpc.ChannelCredentials | None = None
+        self,
+        address: str,
+        *,
+        timeout: float = 30.0,
+        credentials: grpc.ChannelCredentials | None = None,
+        token: str | None = None,
     ) -> None:
         options = [("grpc.service_config", _RETRY_READS), ("grpc.max_receive_message_length", 64 * 1024**2)]
-        self._channel = (
-            grpc.secure_channel(address, credentials, options=options)
-            if credentials
-            else grpc.insecure_channel(address, options=options)
-        )
+        if credentials is not None:
+            if token:
+                credentials = grpc.composite_channel_credentials(credentials, grpc.access_token_call_credentials(token))
+            self._channel = grpc.secure_channel(address, credentials, options=options)
+        else:
+            # gRPC sends call credentials only over secure channels, so plaintext gets the token from an interceptor.
+            plain = grpc.insecure_channel(address, options=options)
+            self._channel = grpc.intercept_channel(plain, BearerTokenInterceptor(token)) if token else plain
         self._graph = graph_pb2_grpc.GraphServiceStub(self._channel)
         self._policy = policy_pb2_grpc.PolicyServiceStub(self._channel)
         self._exposure = exposure_pb2_grpc.ExposureServiceStub(self._channel)
@@ -308,20 +321,21 @@ class ChokepointClient:
         response = self._call(self._policy.GetScenario, request)
         return _message_dict(response.scenario)
 
-    def create_scenario(self, scenario: dict[str, Any]) -> ScenarioSummary:
+    def create_scenario(self, scenario: dict[str, Any], *, request_id: str = "") -> ScenarioSummary:
         """Create a user scenario from its JSON form (docs/policy.md)."""
-        request = policy_pb2.CreateScenarioRequest(scenario=scenario_message(scenario))
+        request = policy_pb2.CreateScenarioRequest(scenario=scenario_message(scenario), request_id=request_id)
         response = self._call(self._policy.CreateScenario, request)
         return _scenario_summary(response.scenario, response.policy_version)
 
-    def update_scenario(self, scenario: dict[str, Any]) -> ScenarioSummary:
-        request = policy_pb2.UpdateScenarioRequest(scenario=scenario_message(scenario))
+    def update_scenario(self, scenario: dict[str, Any], *, request_id: str = "") -> ScenarioSummary:
+        request = policy_pb2.UpdateScenarioRequest(scenario=scenario_message(scenario), request_id=request_id)
         response = self._call(self._policy.UpdateScenario, request)
         return _scenario_summary(response.scenario, response.policy_version)
 
-    def delete_scenario(self, name: str) -> str:
+    def delete_scenario(self, name: str, *, request_id: str = "") -> str:
         """Delete a user scenario; returns the new policy version."""
-        response = self._call(self._policy.DeleteScenario, policy_pb2.DeleteScenarioRequest(name=name))
+        request = policy_pb2.DeleteScenarioRequest(name=name, request_id=request_id)
+        response = self._call(self._policy.DeleteScenario, request)
         return str(response.policy_version)
 
     def list_measures(

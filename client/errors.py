@@ -51,12 +51,22 @@ class UnavailableError(ClientError):
     """The service could not be reached."""
 
 
+class UnauthenticatedError(ClientError):
+    """The service wants a bearer token, and none (or an unknown one) was sent."""
+
+
+class PermissionDeniedError(ClientError):
+    """The token's role may not call this method."""
+
+
 _BY_CODE: dict[grpc.StatusCode, type[ClientError]] = {
     grpc.StatusCode.INVALID_ARGUMENT: InvalidArgumentError,
     grpc.StatusCode.NOT_FOUND: NotFoundError,
     grpc.StatusCode.FAILED_PRECONDITION: FailedPreconditionError,
     grpc.StatusCode.RESOURCE_EXHAUSTED: ResourceExhaustedError,
     grpc.StatusCode.UNAVAILABLE: UnavailableError,
+    grpc.StatusCode.UNAUTHENTICATED: UnauthenticatedError,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDeniedError,
 }
 
 

@@ -13,13 +13,14 @@ from server.app import AddressInUseError, build_server
 from server.config import Config
 from server.core.errors import ChokepointError
 from server.core.seeding import open_policy_store, open_store
+from server.logs import setup_logging
 
 log = logging.getLogger("chokepoint")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     config = Config.from_args(argv)
-    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(level=config.log_level, log_format=config.log_format)
     try:
         store = open_store(config.data_dir, seed_graph=config.seed_graph, taxonomy_path=config.taxonomy)
         policy = open_policy_store(config.data_dir)
@@ -45,10 +46,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         len(policy.book.scenarios),
         store.path,
     )
+    if service.metrics is not None:
+        log.info("metrics on http://%s:%d/metrics", config.metrics_address.rpartition(":")[0], service.metrics.port)
+    log.info(
+        "security: tls=%s client_certificates=%s bearer_tokens=%s (docs/security.md)",
+        "on" if config.tls_cert else "off",
+        "required" if config.tls_client_ca else "off",
+        "required" if config.auth_tokens else "off",
+    )
     stop.wait()
     log.info("draining in-flight calls (up to %.0f s)", config.grace_seconds)
     service.health.enter_graceful_shutdown()
     service.server.stop(config.grace_seconds).wait()
+    if service.metrics is not None:
+        service.metrics.close()
     policy.close()
     store.close()
     log.info("stopped")

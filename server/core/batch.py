@@ -17,6 +17,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 from server.core.link_policy import evaluate_signatures
 from server.core.lookthrough import origin_shares
@@ -192,7 +193,7 @@ def score_rows(
             "origin": signatures["effective_origin_country"],
             "shipping": signatures["supplier_country"],
             "buyer_country": signatures["buyer_country"],
-            "buyer_lists": pl.Series([[]] * rows.height, dtype=pl.List(pl.String)),
+            "buyer_lists": pl.select(pl.repeat(pl.lit([], dtype=pl.List(pl.String)), rows.height)).to_series(),
             "tags": pl.select(
                 pl.when(transshipped).then(tags["transshipment_tags"]).otherwise(tags["taxonomy_tags"])
             ).to_series(),
@@ -253,12 +254,14 @@ class Portfolio:
     rows_scored: int
 
 
-def look_through_china_share(graph: Graph, scored: pl.DataFrame, *, max_suppliers: int = LOOK_THROUGH_LIMIT) -> float:
+def look_through_china_share(
+    graph: Graph, scored: pl.DataFrame, *, max_suppliers: int = LOOK_THROUGH_LIMIT, check: Check = never_cancelled
+) -> float:
     """Spend share of Chinese origin looking through matched suppliers that buy the row's material themselves.
 
     A row counts with its supplier's look-through China share for the first of the row's material tags that the
     supplier itself buys, and with its own origin otherwise (face value). Only the `max_suppliers` largest
-    (supplier, material) pairs by spend are traced; the rest count at face value.
+    (supplier, material) pairs by spend are traced; the rest count at face value. `check` runs per traced pair.
     """
     total = float(scored["annual_spend_usd"].sum()) if scored.height else 0.0
     if total <= 0:
@@ -278,7 +281,8 @@ def look_through_china_share(graph: Graph, scored: pl.DataFrame, *, max_supplier
     for supplier, material, _ in pairs.iter_rows():
         start, end = int(graph.inbound_indptr[supplier]), int(graph.inbound_indptr[supplier + 1])
         if graph.carries(material)[start:end].any():
-            traced.append((supplier, material, origin_shares(graph, supplier, material).look_through.get("CN", 0.0)))
+            shares_of = origin_shares(graph, supplier, material, check=check)
+            traced.append((supplier, material, shares_of.look_through.get("CN", 0.0)))
     shares = pl.DataFrame(
         traced, schema={"supplier_idx": pl.Int32, "_material": pl.String, "_cn": pl.Float64}, orient="row"
     )

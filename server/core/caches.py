@@ -13,8 +13,11 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from server.core.cancellation import Check, never_cancelled
+
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+GATE_POLL_SECONDS = 0.05  # how often a caller waiting for another's computation checks whether it gave up
 
 
 class LruCache(Generic[K, V]):
@@ -28,14 +31,23 @@ class LruCache(Generic[K, V]):
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: K, compute: Callable[[], V]) -> V:
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def get(self, key: K, compute: Callable[[], V], *, check: Check = never_cancelled) -> V:
+        """The entry for `key`, computing it if missing. A caller waiting for another's computation of the same key
+        runs `check` while it waits; a computation that raises (cancelled, failed) leaves nothing cached, and the
+        next caller computes afresh."""
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
                 self.hits += 1
                 return self._entries[key]
             gate = self._pending.setdefault(key, threading.Lock())
-        with gate:
+        while not gate.acquire(timeout=GATE_POLL_SECONDS):
+            check()
+        try:
             with self._lock:
                 if key in self._entries:
                     self.hits += 1
@@ -47,5 +59,9 @@ class LruCache(Generic[K, V]):
                 self._entries.move_to_end(key)
                 while len(self._entries) > self._capacity:
                     self._entries.popitem(last=False)
-                self._pending.pop(key, None)
             return value
+        finally:
+            with self._lock:
+                if self._pending.get(key) is gate:
+                    del self._pending[key]
+            gate.release()

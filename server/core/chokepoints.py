@@ -21,6 +21,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 from server.core.upstream import MAX_DEPTH, Upstream, collect_upstream
 
@@ -37,10 +38,17 @@ class Chokepoints:
 
 
 def find_chokepoints(
-    graph: Graph, root: int, *, material: str | None, top: int = 10, max_depth: int = MAX_DEPTH
+    graph: Graph,
+    root: int,
+    *,
+    material: str | None,
+    top: int = 10,
+    max_depth: int = MAX_DEPTH,
+    check: Check = never_cancelled,
 ) -> Chokepoints:
-    """Dominators (nearest to `root` first), top companies and countries by share of flow passing through them."""
-    upstream = collect_upstream(graph, root, material=material, max_depth=max_depth)
+    """Dominators (nearest to `root` first), top companies and countries by share of flow passing through them;
+    `check` runs per upstream tier, between steps and per country."""
+    upstream = collect_upstream(graph, root, material=material, max_depth=max_depth, check=check)
     if upstream.rows.size == 0:
         return Chokepoints(material, [], [], [], 0)
     buyers = graph.buyer_array[upstream.rows]
@@ -48,7 +56,9 @@ def find_chokepoints(
     network = nx.DiGraph()
     network.add_edges_from(zip(buyers.tolist(), suppliers.tolist(), strict=True))
     network.add_edges_from((node, SOURCES) for node in list(network.nodes) if network.out_degree(node) == 0)
+    check()
     dominators = _dominators(network, root)
+    check()
     flow = _flow(upstream, buyers, suppliers, root, removed=None)
     ranked = sorted(
         ((share, node) for node, share in flow.items() if node != root), key=lambda item: (-item[0], item[1])
@@ -57,6 +67,7 @@ def find_chokepoints(
     reached = _source_share(upstream, buyers, suppliers, root, removed=None)
     by_country = []
     for country in sorted({countries[node] for node in network.nodes if node not in (root, SOURCES)}):
+        check()
         members = {node for node in network.nodes if node not in (root, SOURCES) and countries[node] == country}
         avoided = _source_share(upstream, buyers, suppliers, root, removed=members)
         by_country.append((country, 1.0 - avoided / reached if reached > 0 else 0.0))

@@ -61,6 +61,18 @@ class ResourceExhaustedError(ChokepointError):
     reason = "LIMIT_EXCEEDED"
 
 
+class CancelledError(ChokepointError):
+    """The caller gave up (cancelled the call, or its connection died); the computation stopped and kept nothing."""
+
+    reason = "CANCELLED"
+
+
+class DeadlineExceededError(CancelledError):
+    """The caller's deadline passed; the computation stopped and kept nothing."""
+
+    reason = "DEADLINE_EXCEEDED"
+
+
 class StoreCorruptError(ChokepointError):
     """The store of record failed its integrity check; the service must not serve it."""
 

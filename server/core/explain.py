@@ -19,10 +19,12 @@ import heapq
 from dataclasses import dataclass
 from enum import StrEnum
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 from server.core.scores import Scores
 
 MAX_EXPANSIONS = 100_000
+CHECK_EVERY = 1024  # expansions between cancellation checks
 
 
 class Component(StrEnum):
@@ -39,9 +41,17 @@ class ExposurePath:
 
 
 def top_paths(
-    graph: Graph, scores: Scores, root: int, *, component: Component, limit: int, max_depth: int
+    graph: Graph,
+    scores: Scores,
+    root: int,
+    *,
+    component: Component,
+    limit: int,
+    max_depth: int,
+    check: Check = never_cancelled,
 ) -> list[ExposurePath]:
-    """The `limit` largest contributions to `root`'s disruption (or tariff cost), paths at most `max_depth` long."""
+    """The `limit` largest contributions to `root`'s disruption (or tariff cost), paths at most `max_depth` long;
+    `check` runs every `CHECK_EVERY` expansions."""
     shares = scores.links["w"].to_numpy()
     if component is Component.DISRUPTION:
         hazard = scores.links["hazard"].to_numpy()
@@ -81,5 +91,7 @@ def top_paths(
             found.append(ExposurePath(path, weight))
         else:
             expansions += 1
+            if expansions % CHECK_EVERY == 0:
+                check()
             push_links_of(int(suppliers[path[-1]]), path, weight)
     return found

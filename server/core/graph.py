@@ -6,8 +6,10 @@ reader holding a `Graph` always sees one consistent version.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -16,6 +18,7 @@ from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
 from server.core.taxonomy import flag_transshipment, tag_hs_codes
 
 INDEX = pl.Int32
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,16 @@ class Graph:
                 .to_numpy()
             )
         return masks[tag]
+
+    def derived(self, key: str, compute: Callable[[Graph], T]) -> T:
+        """`compute(self)`, once per version: tables the scoring derives from the graph alone (shipment
+        signatures, input shares) are shared by every scenario and date. Two first callers may both compute it;
+        both get an equal value."""
+        values: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in values:
+            values[key] = compute(self)
+        value: T = values[key]
+        return value
 
     def company_index(self, company_id: str) -> int | None:
         """The `idx` of a company, or None; a binary search over the sorted ids."""

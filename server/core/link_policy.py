@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import polars as pl
 
 from server.core.graph import Graph
@@ -24,26 +25,45 @@ LINK_POLICY_SCHEMA = {
 }
 
 
+SIGNATURE_KEYS = ("hs_code", "origin", "shipping", "buyer_country", "buyer_lists", "tags", "transshipment")
+
+
 def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """One row per link of `graph.links` (same order): `hazard`, `tariff_rate`, the strongest control's id and
-    controlling country (null when none), and the ids of the tariff measures applied."""
-    return evaluate_signatures(shipment_signatures(graph), policy, on=on)
+    controlling country (null when none), and the ids of the tariff measures applied.
+
+    The graph's distinct shipment signatures and each link's signature are derived once per graph version; a
+    scenario is then evaluated on the signatures only (thousands, not millions) and gathered back to the links."""
+    shipments, link_shipment = graph.derived("shipments", _distinct_shipments)
+    return _evaluate_shipments(shipments, policy, on=on)[link_shipment]
 
 
 def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """The same for any table of shipment signatures (the columns of `shipment_signatures`), row for row."""
-    keys = ["hs_code", "origin", "shipping", "buyer_country", "buyer_lists", "tags", "transshipment"]
+    shipments, link_shipment = _distinct(links)
+    return _evaluate_shipments(shipments, policy, on=on)[link_shipment]
+
+
+def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
+    return _distinct(shipment_signatures(graph))
+
+
+def _distinct(links: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
+    """The distinct signatures (numbered by `shipment` in order of first appearance) and each row's number."""
+    keys = list(SIGNATURE_KEYS)
     shipments = links.select(keys).unique(maintain_order=True).with_row_index("shipment")
+    numbered = links.select(keys).join(shipments, on=keys, how="left", maintain_order="left", nulls_equal=True)
+    return shipments, numbered["shipment"].to_numpy()
+
+
+def _evaluate_shipments(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
+    """Per distinct shipment (rows in `shipment` order): hazard, tariff rate, control id and country, tariff ids."""
     tariffs = _tariff_rates(shipments, policy, on=on)
     controls = _hazards(shipments, policy, on=on)
-    per_shipment = (
-        shipments.select("shipment", *keys)
-        .join(tariffs, on="shipment", how="left")
-        .join(controls, on="shipment", how="left")
-    )
     return (
-        links.select(keys)
-        .join(per_shipment, on=keys, how="left", maintain_order="left", nulls_equal=True)
+        shipments.select("shipment")
+        .join(tariffs, on="shipment", how="left", maintain_order="left")
+        .join(controls, on="shipment", how="left", maintain_order="left")
         .select(
             pl.col("hazard").fill_null(0.0),
             pl.col("tariff_rate").fill_null(0.0),
@@ -144,8 +164,10 @@ def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl
         .group_by("shipment", "program")
         .first()
     )
+    # Rates are summed in sorted order: group_by hands a group's rows over in no fixed order, and a float sum in
+    # another order can differ in the last bit, so the same store would score differently from run to run.
     return winners.group_by("shipment").agg(
-        pl.col("rate").sum().alias("tariff_rate"), pl.col("measure_id").sort().alias("tariff_ids")
+        pl.col("rate").sort().sum().alias("tariff_rate"), pl.col("measure_id").sort().alias("tariff_ids")
     )
 
 

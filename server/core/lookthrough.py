@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 from server.core.upstream import MAX_DEPTH, collect_upstream
 
@@ -35,9 +36,12 @@ class OriginShares:
     coverage: float
 
 
-def origin_shares(graph: Graph, root: int, material: str, *, max_depth: int = MAX_DEPTH) -> OriginShares:
-    """Face-value and look-through origin shares of `root`'s supply of `material` (empty when it buys none)."""
-    upstream = collect_upstream(graph, root, material=material, max_depth=max_depth)
+def origin_shares(
+    graph: Graph, root: int, material: str, *, max_depth: int = MAX_DEPTH, check: Check = never_cancelled
+) -> OriginShares:
+    """Face-value and look-through origin shares of `root`'s supply of `material` (empty when it buys none);
+    `check` runs per tier."""
+    upstream = collect_upstream(graph, root, material=material, max_depth=max_depth, check=check)
     if upstream.rows.size == 0:
         return OriginShares(material, {}, {}, 0.0, 0.0, 0.0)
     buyers = graph.buyer_array[upstream.rows]
@@ -60,6 +64,7 @@ def origin_shares(graph: Graph, root: int, material: str, *, max_depth: int = MA
     leaf_block = leaf.toarray()
     mix = np.zeros((len(nodes), len(countries)))
     for _ in range(max_depth):
+        check()
         mix = leaf_block + through @ mix
     root_mix = mix[slot[root]]
     coverage = float(root_mix.sum())

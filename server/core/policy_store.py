@@ -11,7 +11,12 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from server.core.errors import AlreadyExistsError, FailedPreconditionError, StoreCorruptError
+from server.core.errors import (
+    AlreadyExistsError,
+    FailedPreconditionError,
+    InvalidArgumentError,
+    StoreCorruptError,
+)
 from server.core.policy import Scenario
 from server.core.policy_files import Library, scenario_from_json, scenario_to_json
 from server.core.scenarios import ScenarioBook
@@ -20,6 +25,9 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, definition TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS policy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO policy_meta VALUES ('revision', '0');
+CREATE TABLE IF NOT EXISTS applied_requests (
+    request_id TEXT PRIMARY KEY, method TEXT NOT NULL, result TEXT NOT NULL
+) WITHOUT ROWID;
 """
 
 
@@ -44,6 +52,10 @@ class PolicyStore:
         except sqlite3.DatabaseError as error:
             msg = f"store {path} is unreadable ({error}); restore it from a backup or move it aside"
             raise StoreCorruptError(msg) from error
+        except InvalidArgumentError as error:
+            # A stored definition that no longer parses: refuse to serve rather than drop the scenario silently.
+            msg = f"store {path} holds a scenario that cannot be read ({error.message}); restore it from a backup"
+            raise StoreCorruptError(msg) from error
 
     @property
     def book(self) -> ScenarioBook:
@@ -57,26 +69,40 @@ class PolicyStore:
         with self._lock:
             self._connection.close()
 
-    def create(self, scenario: Scenario) -> str:
+    def create(self, scenario: Scenario, *, request_id: str = "") -> str:
+        """Store a new user scenario; returns the policy version. A `request_id` seen before answers as the first
+        time (the graph store's rule), so a retried write applies once."""
         with self._lock:
+            if replay := self._replay(request_id, "CreateScenario"):
+                return replay
             if scenario.name in self._book.scenarios:
                 if self._book.scenarios[scenario.name].built_in:
                     self._book.check_new(scenario)  # raises SCENARIO_BUILT_IN
                 msg = f"scenario.name: {scenario.name!r} already exists; use UpdateScenario"
                 raise AlreadyExistsError(msg, reason="SCENARIO_EXISTS")
             self._book.check_new(scenario)
-            return self._commit("INSERT INTO scenarios VALUES (?, ?)", (scenario.name, _encode(scenario)))
+            return self._commit(
+                "INSERT INTO scenarios VALUES (?, ?)",
+                (scenario.name, _encode(scenario)),
+                request=(request_id, "CreateScenario"),
+            )
 
-    def update(self, scenario: Scenario) -> str:
+    def update(self, scenario: Scenario, *, request_id: str = "") -> str:
         with self._lock:
+            if replay := self._replay(request_id, "UpdateScenario"):
+                return replay
             self._book.get(scenario.name)
             self._book.check_new(scenario)
             return self._commit(
-                "UPDATE scenarios SET definition = ? WHERE name = ?", (_encode(scenario), scenario.name)
+                "UPDATE scenarios SET definition = ? WHERE name = ?",
+                (_encode(scenario), scenario.name),
+                request=(request_id, "UpdateScenario"),
             )
 
-    def delete(self, name: str) -> str:
+    def delete(self, name: str, *, request_id: str = "") -> str:
         with self._lock:
+            if replay := self._replay(request_id, "DeleteScenario"):
+                return replay
             scenario = self._book.get(name)
             if scenario.built_in:
                 msg = f"name: {name!r} is a built-in scenario and read-only"
@@ -85,15 +111,33 @@ class PolicyStore:
             if dependants:
                 msg = f"name: scenario {name!r} is the base of {', '.join(dependants)}; delete or rebase them first"
                 raise FailedPreconditionError(msg, reason="SCENARIO_IN_USE")
-            return self._commit("DELETE FROM scenarios WHERE name = ?", (name,))
+            return self._commit("DELETE FROM scenarios WHERE name = ?", (name,), request=(request_id, "DeleteScenario"))
 
-    def _commit(self, statement: str, parameters: tuple[str, ...]) -> str:
+    def _replay(self, request_id: str, method: str) -> str:
+        """The policy version a write with this `request_id` produced, or "" when it is new."""
+        if not request_id:
+            return ""
+        row = self._connection.execute(
+            "SELECT method, result FROM applied_requests WHERE request_id = ?", (request_id,)
+        ).fetchone()
+        if row is None:
+            return ""
+        if row[0] != method:
+            msg = f"request_id: {request_id!r} was already used by {row[0]}"
+            raise InvalidArgumentError(msg, reason="REQUEST_ID_REUSED")
+        return str(row[1])
+
+    def _commit(self, statement: str, parameters: tuple[str, ...], *, request: tuple[str, str]) -> str:
+        request_id, method = request
         cursor = self._connection.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
             cursor.execute(statement, parameters)
             cursor.execute("UPDATE policy_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
             book, revision = self._load(cursor)
+            if request_id:
+                version = f"{self._library.version}.{revision}"
+                cursor.execute("INSERT INTO applied_requests VALUES (?, ?, ?)", (request_id, method, version))
         except BaseException:
             cursor.execute("ROLLBACK")
             raise
@@ -105,10 +149,23 @@ class PolicyStore:
         reader = cursor or self._connection.cursor()
         (revision,) = reader.execute("SELECT value FROM policy_meta WHERE key = 'revision'").fetchone()
         users = {
-            name: scenario_from_json(json.loads(definition), where=f"stored scenario {name!r}")
+            name: _decode(name, definition)
             for name, definition in reader.execute("SELECT name, definition FROM scenarios").fetchall()
         }
         return ScenarioBook({**users, **self._built_ins}), int(revision)
+
+
+def _decode(name: str, definition: str) -> Scenario:
+    where = f"stored scenario {name!r}"
+    try:
+        document = json.loads(definition)
+    except ValueError as error:
+        msg = f"{where}: not a JSON document ({error})"
+        raise InvalidArgumentError(msg) from error
+    if not isinstance(document, dict):
+        msg = f"{where}: not a JSON object"
+        raise InvalidArgumentError(msg)
+    return scenario_from_json(document, where=where)
 
 
 def _encode(scenario: Scenario) -> str:

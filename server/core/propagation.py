@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
@@ -51,9 +52,15 @@ def input_shares(graph: Graph) -> np.ndarray:
 
 
 def propagate(
-    graph: Graph, direct: np.ndarray, carry: np.ndarray, *, shares: np.ndarray, max_tiers: int = MAX_TIERS
+    graph: Graph,
+    direct: np.ndarray,
+    carry: np.ndarray,
+    *,
+    shares: np.ndarray,
+    max_tiers: int = MAX_TIERS,
+    check: Check = never_cancelled,
 ) -> Propagation:
-    """Solve E = d + M E tier by tier for each column of `direct` (links x K, or a vector).
+    """Solve E = d + M E tier by tier for each column of `direct` (links x K, or a vector); `check` runs per tier.
 
     Example: A buys 60 from B and 40 from C; B buys everything from D. With x = 0.5 on D -> B only and carry 0.5:
     E_B = 1.0 x 0.5 = 0.5; E_A = 0.6 x (0 + 0.5 x E_B) = 0.15, all of it from tier 2.
@@ -61,22 +68,24 @@ def propagate(
     single = direct.ndim == 1
     columns = direct.reshape(-1, 1) if single else direct
     count = graph.company_count
-    buyers = graph.links["buyer_idx"].to_numpy()
-    suppliers = graph.links["supplier_idx"].to_numpy()
-    matrix = sp.csr_array((shares * carry, (buyers, suppliers)), shape=(count, count))
-    gather = sp.csr_array((shares, (buyers, np.arange(buyers.size))), shape=(count, buyers.size))
+    indices, indptr, entry = graph.derived("supplier_pattern", _supplier_pattern)
+    weights = np.bincount(entry, weights=shares * carry, minlength=indices.size)
+    matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
+    # Links are sorted by buyer, so `inbound_indptr` are the row pointers of the link-gathering matrix as it stands.
+    gather = sp.csr_array((shares, np.arange(shares.size), graph.inbound_indptr), shape=(count, shares.size))
     term = np.asarray(gather @ columns, dtype=np.float64)
     tier1 = term.copy()
     tier2 = np.zeros_like(term)
     rest = np.zeros_like(term)
     tiers = 1
     while tiers < max_tiers and term.size and np.abs(term).max() > TOLERANCE:
+        check()
         term = matrix @ term
         (tier2 if tiers == 1 else rest)[...] += term
         tiers += 1
     converged = True
     if term.size and np.abs(term).max() > TOLERANCE:
-        remainder, converged = _solve_remainder(matrix, term)
+        remainder, converged = _solve_remainder(matrix, term, check=check)
         rest += remainder
     total = tier1 + tier2 + rest
     if single:
@@ -84,7 +93,20 @@ def propagate(
     return Propagation(total, tier1, tier2, rest, tiers, converged)
 
 
-def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray, bool]:
+def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M's CSR structure (one entry per buyer-supplier pair, several products summed) and each link's entry.
+
+    Links are sorted by (buyer, supplier, product), so a pair's links are adjacent: no sort is needed."""
+    buyers, suppliers = graph.buyer_array, graph.supplier_array
+    first = np.ones(buyers.size, dtype=bool)
+    first[1:] = (buyers[1:] != buyers[:-1]) | (suppliers[1:] != suppliers[:-1])
+    entry = np.cumsum(first) - 1
+    indptr = np.zeros(graph.company_count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(buyers[first], minlength=graph.company_count), out=indptr[1:])
+    return suppliers[first], indptr, entry
+
+
+def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) -> tuple[np.ndarray, bool]:
     """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t.
 
     The system has a unique non-negative solution exactly when every company whose remainder is non-zero can leak:
@@ -93,9 +115,9 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray
     solve runs on the companies that can still receive a remainder, with a direct sparse LU (exact, no Krylov
     breakdown on rings).
     """
-    leaky = _leaky(matrix)
+    leaky = _leaky(matrix, check=check)
     right = matrix @ term
-    carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0)
+    carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0, check=check)
     if np.any(carrying & ~leaky):
         return np.zeros_like(term), False
     nodes = np.flatnonzero(carrying)
@@ -105,6 +127,7 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray
     sub = matrix[nodes][:, nodes]
     operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
     for column in range(term.shape[1]):
+        check()
         rhs = right[nodes, column]
         if not rhs.any():
             continue
@@ -119,18 +142,19 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray) -> tuple[np.ndarray
     return remainder, True
 
 
-def _leaky(matrix: sp.csr_array) -> np.ndarray:
+def _leaky(matrix: sp.csr_array, *, check: Check) -> np.ndarray:
     """Companies that pass on less than everything, or buy (at any depth) from one that does."""
     row_sums = np.asarray(matrix.sum(axis=1)).ravel()
-    return _reaching(matrix, row_sums < 1.0 - 1e-12)
+    return _reaching(matrix, row_sums < 1.0 - 1e-12, check=check)
 
 
-def _reaching(matrix: sp.csr_array, start: np.ndarray) -> np.ndarray:
+def _reaching(matrix: sp.csr_array, start: np.ndarray, *, check: Check) -> np.ndarray:
     """`start` plus every company that buys, at any depth, from a company in it (M[b, s] > 0 is an edge b -> s)."""
     pattern = (matrix > 0).astype(np.float64)
     reached = start.copy()
     frontier = start.astype(np.float64)
     while frontier.any():
+        check()
         grown = (pattern @ frontier > 0) & ~reached
         reached |= grown
         frontier = grown.astype(np.float64)

@@ -18,10 +18,11 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 from server.core.link_policy import evaluate_links
 from server.core.policy import PolicySet
-from server.core.propagation import input_shares, propagate
+from server.core.propagation import Propagation, input_shares, propagate
 
 # Share of an upstream disruption passed on through a link, by what the link carries. Critical raw materials have
 # no short-run substitute (a refinery without feed stops); chips a little more; installed fab tools keep running
@@ -66,39 +67,68 @@ class Scores:
     links: pl.DataFrame
     graph_version: int
     on: date
-    converged: bool = True  # False: a closed loop passes on everything; its tariff cost has no finite value
+    # False: a closed loop passes on everything, and that component has no finite value there.
+    disruption_converged: bool = True
+    tariff_converged: bool = True
+
+    @property
+    def converged(self) -> bool:
+        return self.disruption_converged and self.tariff_converged
 
 
 def score_graph(
-    graph: Graph, policy: PolicySet, *, on: date, damping: float | None = None, pass_through: float | None = None
+    graph: Graph,
+    policy: PolicySet,
+    *,
+    on: date,
+    damping: float | None = None,
+    pass_through: float | None = None,
+    check: Check = never_cancelled,
+    reuse: Scores | None = None,
 ) -> Scores:
-    """Score every company of `graph` under `policy` on day `on`; `damping`/`pass_through` override the defaults."""
+    """Score every company of `graph` under `policy` on day `on`; `damping`/`pass_through` override the defaults.
+
+    `check` runs between steps and on every propagation tier: a caller that gives up stops the work within a tier.
+    `reuse`: scores of the same graph version under another scenario or date (a what-if's base). A component
+    whose per-link inputs are identical in both (disruption: hazard, damping and controlling country; tariff cost:
+    rate and pass-through) is taken from it instead of being propagated again: same inputs, same numbers.
+    """
     link_policy = evaluate_links(graph, policy, on=on)
-    shares = input_shares(graph)
+    check()
+    shares = graph.derived("input_shares", input_shares)
     hazard = link_policy["hazard"].to_numpy()
     rate = link_policy["tariff_rate"].to_numpy()
-    tags = _link_tags(graph)
     link_damping = (
         np.full(graph.link_count, damping)
         if damping is not None
-        else damping_of_tags(tags, default=policy.parameters.damping_default)
+        else _with_default(
+            graph.derived("damping_category", _graph_damping_category), policy.parameters.damping_default
+        )
     )
-    carry = link_damping * (1.0 - hazard)
     carry_through = np.full(
         rate.shape, policy.parameters.pass_through_default if pass_through is None else pass_through
     )
-    disruption = propagate(graph, hazard, carry, shares=shares)
-    tariff = propagate(graph, rate, carry_through, shares=shares)
-    exposed = hazard > 0
-    materials = sorted(set(tags.filter(pl.Series(exposed)).explode().drop_nulls().to_list()) & graph.material_tags)
-    material_columns = _columns([hazard * tags.list.contains(m).to_numpy() for m in materials], hazard.size)
-    countries = sorted(c for c in link_policy.filter(pl.Series(exposed))["control_country"].unique().to_list() if c)
     control_country = link_policy["control_country"]
-    country_columns = _columns(
-        [hazard * (control_country == c).fill_null(False).to_numpy() for c in countries], hazard.size
-    )
-    by_material, material_rows = _long(propagate(graph, material_columns, carry, shares=shares).total, materials)
-    by_country, country_rows = _long(propagate(graph, country_columns, carry, shares=shares).total, countries)
+    base = reuse if reuse is not None and reuse.graph_version == graph.version else None
+    if base is not None and _same_inputs(
+        base.links, hazard=hazard, damping=link_damping, control_country=control_country
+    ):
+        disruption = _stored(base.companies, "disruption")
+        by_material, material_rows = base.by_material, base.material_rows
+        by_country, country_rows = base.by_country, base.country_rows
+        disruption_converged = base.disruption_converged
+    else:
+        disruption, by_material, material_rows, by_country, country_rows = _disruption_family(
+            graph, hazard, link_damping * (1.0 - hazard), control_country, shares=shares, check=check
+        )
+        disruption_converged = disruption.converged
+    if base is not None and _same_inputs(base.links, tariff_rate=rate, pass_through=carry_through):
+        tariff = _stored(base.companies, "tariff")
+        tariff_converged = base.tariff_converged
+    else:
+        tariff = propagate(graph, rate, carry_through, shares=shares, check=check)
+        tariff_converged = tariff.converged
+    check()
     spend = np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
     score = 100.0 * (
         SCORE_DISRUPTION_WEIGHT * disruption.total
@@ -133,7 +163,8 @@ def score_graph(
         links,
         graph.version,
         on,
-        converged=disruption.converged and tariff.converged,
+        disruption_converged=disruption_converged,
+        tariff_converged=tariff_converged,
     )
 
 
@@ -148,19 +179,86 @@ def level_of(score: pl.Expr) -> pl.Expr:
 def damping_of_tags(tags: pl.Series, *, default: float) -> np.ndarray:
     """a_e per list of tags (derived or user): the highest `DAMPING_BY_TAG` value among them; the scenario default
     only where none is a category."""
+    return _with_default(_damping_category(tags), default)
+
+
+def _damping_category(tags: pl.Series) -> np.ndarray:
+    """Per list of tags: the highest `DAMPING_BY_TAG` value among them, -1 where none is a category."""
     category = np.full(tags.len(), -1.0)
     for tag, value in DAMPING_BY_TAG.items():
         category = np.where(tags.list.contains(tag).to_numpy(), np.maximum(category, value), category)
+    return category
+
+
+def _graph_damping_category(graph: Graph) -> np.ndarray:
+    return _damping_category(_link_tags(graph))
+
+
+def _with_default(category: np.ndarray, default: float) -> np.ndarray:
     return np.where(category >= 0, category, default)
+
+
+def _disruption_family(
+    graph: Graph,
+    hazard: np.ndarray,
+    carry: np.ndarray,
+    control_country: pl.Series,
+    *,
+    shares: np.ndarray,
+    check: Check,
+) -> tuple[Propagation, pl.DataFrame, np.ndarray, pl.DataFrame, np.ndarray]:
+    """X with its tiers, and its breakdowns by material and by controlling country: one propagation of the
+    block [h, h restricted to each material, h restricted to each country], which share one matrix."""
+    exposed = hazard > 0
+    materials = [m for m in sorted(graph.material_tags) if np.any(graph.carries(m) & exposed)]
+    countries = sorted(c for c in control_country.filter(pl.Series(exposed)).unique().to_list() if c)
+    in_country = [(control_country == c).fill_null(False).to_numpy() for c in countries]
+    block = np.column_stack(
+        [hazard] + [hazard * graph.carries(m) for m in materials] + [hazard * c for c in in_country]
+    )
+    result = propagate(graph, block, carry, shares=shares, check=check)
+    disruption = Propagation(
+        result.total[:, 0],
+        result.tier1[:, 0],
+        result.tier2[:, 0],
+        result.tier3_plus[:, 0],
+        result.tiers_used,
+        result.converged,
+    )
+    split = 1 + len(materials)
+    by_material, material_rows = _long(result.total[:, 1:split], materials)
+    by_country, country_rows = _long(result.total[:, split:], countries)
+    return disruption, by_material, material_rows, by_country, country_rows
+
+
+def _same_inputs(links: pl.DataFrame, **columns: np.ndarray | pl.Series) -> bool:
+    for name, values in columns.items():
+        stored = links[name]
+        if isinstance(values, pl.Series):
+            if not stored.equals(values.rename(name)):
+                return False
+        elif not np.array_equal(stored.to_numpy(), values):
+            return False
+    return True
+
+
+def _stored(companies: pl.DataFrame, component: str) -> Propagation:
+    """A component's total and tiers as stored in a score table (`tariff` uses the `tariff_` prefix)."""
+    prefix = "disruption" if component == "disruption" else "tariff"
+    total = companies["disruption" if component == "disruption" else "tariff_cost"].to_numpy()
+    return Propagation(
+        total,
+        companies[f"{prefix}_tier1"].to_numpy(),
+        companies[f"{prefix}_tier2"].to_numpy(),
+        companies[f"{prefix}_tier3_plus"].to_numpy(),
+        0,
+        True,
+    )
 
 
 def _link_tags(graph: Graph) -> pl.Series:
     """Every tag of each link: derived (taxonomy, route) and the user's own, which name materials HS6 cannot."""
     return graph.links.select(pl.concat_list("derived_tags", "tags")).to_series()
-
-
-def _columns(columns: list[np.ndarray], rows: int) -> np.ndarray:
-    return np.column_stack(columns) if columns else np.zeros((rows, 0))
 
 
 def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray]:

@@ -8,7 +8,9 @@ and swapped in with one reference assignment. Writers are serialised by a lock; 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +21,14 @@ from pathlib import Path
 import polars as pl
 
 from server.core import edits
-from server.core.errors import FailedPreconditionError, InvalidArgumentError, NotFoundError, StoreCorruptError
+from server.core.cancellation import Check, never_cancelled
+from server.core.errors import (
+    FailedPreconditionError,
+    InvalidArgumentError,
+    NotFoundError,
+    ResourceExhaustedError,
+    StoreCorruptError,
+)
 from server.core.graph import Graph, build_graph
 from server.core.queries import count_links_of, links_of, require_company
 from server.core.schema import COMPANY_COLUMNS, LINK_COLUMNS, LINK_KEY, join_multi, split_multi
@@ -55,6 +64,15 @@ class ImportMode(Enum):
 
 
 @dataclass(frozen=True)
+class GraphSize:
+    """The most companies and links a write may leave in the graph. A write that would grow the graph past either is
+    refused whole; one that shrinks or keeps an already larger graph (after the limit was lowered) goes through."""
+
+    max_companies: int = sys.maxsize
+    max_links: int = sys.maxsize
+
+
+@dataclass(frozen=True)
 class WriteResult:
     """What a committed write did, and the graph version it produced."""
 
@@ -82,6 +100,12 @@ class GraphStore:
         data_dir.mkdir(parents=True, exist_ok=True)
         path = data_dir / STORE_FILE
         try:
+            if not path.exists():
+                _create(path)
+            elif path.stat().st_size == 0:
+                # A store is only ever created whole (see `_create`), so an empty file was truncated.
+                msg = f"store {path} is empty (truncated?); restore it from a backup or move it aside"
+                raise StoreCorruptError(msg)
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             _check_integrity(connection, path)
             connection.execute("PRAGMA journal_mode=WAL")
@@ -109,21 +133,25 @@ class GraphStore:
         """The current graph version; hold on to it to read one consistent version."""
         return self._graph
 
-    def upsert_companies(self, raw: pl.DataFrame, *, source: RowSource, request_id: str = "") -> WriteResult:
+    def upsert_companies(
+        self, raw: pl.DataFrame, *, source: RowSource, request_id: str = "", bounds: GraphSize = GraphSize()
+    ) -> WriteResult:
         def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
             new = validate_companies(raw, source=source)
             _insert(cursor, "companies", COMPANY_COLUMNS, new)
             return edits.upsert_companies(graph.canonical_companies(), graph.canonical_links(), new)
 
-        return self._write("UpsertCompanies", request_id, apply)
+        return self._write("UpsertCompanies", request_id, apply, bounds=bounds)
 
-    def upsert_links(self, raw: pl.DataFrame, *, source: RowSource, request_id: str = "") -> WriteResult:
+    def upsert_links(
+        self, raw: pl.DataFrame, *, source: RowSource, request_id: str = "", bounds: GraphSize = GraphSize()
+    ) -> WriteResult:
         def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
             new = validate_links(raw, source=source, company_ids=graph.companies["company_id"])
             _insert(cursor, "links", LINK_COLUMNS, new)
             return edits.upsert_links(graph.canonical_companies(), graph.canonical_links(), new)
 
-        return self._write("UpsertSupplyLinks", request_id, apply)
+        return self._write("UpsertSupplyLinks", request_id, apply, bounds=bounds)
 
     def delete_company(self, company_id: str, *, cascade: bool, request_id: str = "") -> WriteResult:
         def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
@@ -160,8 +188,11 @@ class GraphStore:
         *,
         mode: ImportMode,
         request_id: str = "",
+        bounds: GraphSize = GraphSize(),
+        check: Check = never_cancelled,
     ) -> WriteResult:
-        """Replace the graph with, or merge into it, a companies table and a links table; all or nothing."""
+        """Replace the graph with, or merge into it, a companies table and a links table; all or nothing. `check`
+        runs after validation: an import whose caller gave up is rolled back."""
 
         def apply(graph: Graph, cursor: sqlite3.Cursor) -> edits.EditResult:
             if mode is ImportMode.REPLACE:
@@ -179,16 +210,24 @@ class GraphStore:
             if links is not None:
                 new_links = validate_links(links[0], source=links[1], company_ids=base.companies["company_id"])
                 base = edits.upsert_links(base.companies, base.links, new_links)
+            _refuse_growth_past(bounds, graph, base, method="ImportGraph")
+            check()
             if companies is not None:
                 _insert(cursor, "companies", COMPANY_COLUMNS, new_companies)
             if links is not None:
                 _insert(cursor, "links", LINK_COLUMNS, new_links)
             return base
 
-        return self._write("ImportGraph", request_id, apply)
+        return self._write("ImportGraph", request_id, apply, bounds=bounds, check=check)
 
     def _write(
-        self, method: str, request_id: str, apply: Callable[[Graph, sqlite3.Cursor], edits.EditResult]
+        self,
+        method: str,
+        request_id: str,
+        apply: Callable[[Graph, sqlite3.Cursor], edits.EditResult],
+        *,
+        bounds: GraphSize = GraphSize(),
+        check: Check = never_cancelled,
     ) -> WriteResult:
         with self._lock, self._transaction() as cursor:
             if request_id:
@@ -197,6 +236,8 @@ class GraphStore:
                     return replay
             graph = self._graph
             edit = apply(graph, cursor)
+            _refuse_growth_past(bounds, graph, edit, method=method)
+            check()
             version = graph.version + 1
             result = WriteResult(
                 version=version,
@@ -226,6 +267,42 @@ class GraphStore:
             cursor.execute("ROLLBACK")
             raise
         cursor.execute("COMMIT")
+
+
+def _refuse_growth_past(bounds: GraphSize, graph: Graph, edit: edits.EditResult, *, method: str) -> None:
+    for noun, count, limit, before, setting in (
+        ("companies", edit.companies.height, bounds.max_companies, graph.company_count, "max_graph_companies"),
+        ("links", edit.links.height, bounds.max_links, graph.link_count, "max_graph_links"),
+    ):
+        if count > limit and count > before:
+            msg = (
+                f"{method}: the graph would hold {count} {noun}, over the limit of {limit} ({setting}); "
+                f"it holds {before} now"
+            )
+            raise ResourceExhaustedError(msg, reason="GRAPH_TOO_LARGE")
+
+
+def _create(path: Path) -> None:
+    """A new store with its schema, written beside `path` and renamed into place: a crash at any moment leaves
+    either no store or a whole one, never an empty file that could be mistaken for a truncated store."""
+    staging = path.with_name(path.name + ".new")
+    staging.unlink(missing_ok=True)
+    connection = sqlite3.connect(staging, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=DELETE")
+        connection.executescript(_SCHEMA)
+        connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+        connection.execute("INSERT INTO meta VALUES ('graph_version', '0')")
+    finally:
+        connection.close()
+    with staging.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    staging.replace(path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
 
 
 def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:

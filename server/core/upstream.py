@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
 
 MAX_DEPTH = 12
@@ -25,8 +26,11 @@ class Upstream:
     material: str | None
 
 
-def collect_upstream(graph: Graph, root: int, *, material: str | None, max_depth: int = MAX_DEPTH) -> Upstream:
-    """Breadth-first over inbound links (CSR by buyer), each company expanded once, at most `max_depth` tiers."""
+def collect_upstream(
+    graph: Graph, root: int, *, material: str | None, max_depth: int = MAX_DEPTH, check: Check = never_cancelled
+) -> Upstream:
+    """Breadth-first over inbound links (CSR by buyer), each company expanded once, at most `max_depth` tiers;
+    `check` runs per tier."""
     suppliers = graph.supplier_array
     values = graph.value_array
     seen = {root}
@@ -36,6 +40,7 @@ def collect_upstream(graph: Graph, root: int, *, material: str | None, max_depth
     for depth in range(1, max_depth + 1):
         if not frontier:
             break
+        check()
         level = np.concatenate(
             [np.arange(graph.inbound_indptr[b], graph.inbound_indptr[b + 1]) for b in frontier]
         ).astype(np.int64)

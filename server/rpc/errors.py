@@ -19,7 +19,9 @@ from grpc_status import rpc_status
 
 from server.core.errors import (
     AlreadyExistsError,
+    CancelledError,
     ChokepointError,
+    DeadlineExceededError,
     FailedPreconditionError,
     InvalidArgumentError,
     NotFoundError,
@@ -35,7 +37,15 @@ STATUS_BY_ERROR: dict[type[ChokepointError], grpc.StatusCode] = {
     FailedPreconditionError: grpc.StatusCode.FAILED_PRECONDITION,
     ResourceExhaustedError: grpc.StatusCode.RESOURCE_EXHAUSTED,
     StoreCorruptError: grpc.StatusCode.DATA_LOSS,
+    CancelledError: grpc.StatusCode.CANCELLED,
+    DeadlineExceededError: grpc.StatusCode.DEADLINE_EXCEEDED,
 }
+# The status travels in trailers, which clients refuse above 8 KiB (gRPC's default soft limit) with an opaque
+# RESOURCE_EXHAUSTED: the message goes twice (grpc-message, percent-encoded so up to 3x its bytes, and inside
+# grpc-status-details-bin, base64) and the violations once. Echoed input (a 5000-character id) must not push it over.
+MAX_MESSAGE_BYTES = 512
+MAX_VIOLATION_BYTES = 256
+MAX_VIOLATIONS_BYTES = 3000
 log = logging.getLogger("chokepoint.rpc")
 
 
@@ -48,21 +58,33 @@ def status_code_of(error: ChokepointError) -> grpc.StatusCode:
 
 
 def to_rpc_status(error: ChokepointError) -> status_pb2.Status:
-    """A `google.rpc.Status` carrying ErrorInfo (reason, domain) and BadRequest field violations."""
+    """A `google.rpc.Status` carrying ErrorInfo (reason, domain) and BadRequest field violations, small enough
+    to travel as trailers (see `MAX_MESSAGE_BYTES`)."""
     code = status_code_of(error)
     details = [error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN)]
     if isinstance(error, InvalidArgumentError) and error.violations:
-        details.append(
-            error_details_pb2.BadRequest(
-                field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
-                    for v in error.violations
-                ]
+        bad_request = error_details_pb2.BadRequest()
+        for v in error.violations:
+            bad_request.field_violations.add(
+                field=_clip(v.field, MAX_VIOLATION_BYTES), description=_clip(v.description, MAX_VIOLATION_BYTES)
             )
-        )
+            if bad_request.ByteSize() > MAX_VIOLATIONS_BYTES:
+                del bad_request.field_violations[-1]  # the message says how many there were
+                break
+        details.append(bad_request)
     return status_pb2.Status(
-        code=getattr(code_pb2, code.name), message=error.message, details=[_pack(detail) for detail in details]
+        code=getattr(code_pb2, code.name),
+        message=_clip(error.message, MAX_MESSAGE_BYTES),
+        details=[_pack(detail) for detail in details],
     )
+
+
+def _clip(text: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes of `text`, cut on a character boundary and marked with an ellipsis."""
+    encoded = text.encode()
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit].decode(errors="ignore") + "..."
 
 
 class ErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
@@ -127,16 +149,28 @@ def _guard_stream(behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]
 
 
 def _abort(error: Exception, context: grpc.ServicerContext, method: str) -> None:
+    if isinstance(error, grpc.RpcError) and not context.is_active():
+        # A request stream raises this when its call ends mid-upload: the client went away, not a bug of ours.
+        error = CancelledError("the call ended while its requests were being read")
+    if isinstance(error, CancelledError):
+        log.info("%s stopped: %s", method, error.message)
     if isinstance(error, ChokepointError):
         context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
     incident = uuid.uuid4().hex[:12]
     log.exception("unexpected error in %s (incident %s)", method, incident)
-    internal = status_pb2.Status(
-        code=code_pb2.INTERNAL,
-        message=f"internal error (incident {incident}); the server log has the details",
-        details=[_pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))],
+    message = f"internal error (incident {incident}); the server log has the details"
+    context.abort_with_status(status_with_reason(grpc.StatusCode.INTERNAL, message, reason="INTERNAL"))
+
+
+def status_with_reason(code: grpc.StatusCode, message: str, *, reason: str) -> grpc.Status:
+    """A status for `context.abort_with_status` carrying one ErrorInfo(reason, domain), for refusals made outside
+    the domain (authentication, authorisation, unexpected failures)."""
+    status = status_pb2.Status(
+        code=getattr(code_pb2, code.name),
+        message=message,
+        details=[_pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))],
     )
-    context.abort_with_status(rpc_status.to_status(internal))
+    return rpc_status.to_status(status)
 
 
 def _pack(detail: Any) -> any_pb2.Any:

@@ -12,8 +12,9 @@ from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
 
 from server.core import batch, exposure_queries
 from server.core.caches import LruCache
+from server.core.cancellation import Check
 from server.core.chokepoints import find_chokepoints
-from server.core.errors import FieldViolation, InvalidArgumentError, ResourceExhaustedError
+from server.core.errors import FieldViolation, InvalidArgumentError
 from server.core.explain import Component, top_paths
 from server.core.graph import Graph
 from server.core.lookthrough import OriginShares, origin_shares
@@ -26,6 +27,8 @@ from server.core.shipments import parse_day
 from server.core.store import GraphStore
 from server.core.validation import COUNTRY_CODES
 from server.rpc import paging, validation
+from server.rpc.cancellation import check_of, idle_bounded
+from server.rpc.limits import Limits, bounded, refuse_over_limit
 
 COMPONENTS = {
     exposure_pb2.SCORE_COMPONENT_UNSPECIFIED: "score",
@@ -34,9 +37,6 @@ COMPONENTS = {
     exposure_pb2.SCORE_COMPONENT_TARIFF_COST: "tariff_cost",
     exposure_pb2.SCORE_COMPONENT_TARIFF_IMPACT: "tariff_impact",
 }
-MAX_PATHS = 100
-MAX_PATH_DEPTH = 12
-MAX_BATCH_ROWS = 100_000
 
 
 class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
@@ -46,21 +46,29 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         policies: PolicyStore,
         scores: LruCache[Any, Scores],
         origins: LruCache[Any, OriginShares],
+        limits: Limits,
+        *,
+        upload_idle_seconds: float,
     ) -> None:
         self._graphs = graphs
         self._policies = policies
         self._cache = scores
         self._origins = origins
+        self._limits = limits
+        self._upload_idle_seconds = upload_idle_seconds
 
     def ScoreCompany(
         self, request: exposure_pb2.ScoreCompanyRequest, context: grpc.ServicerContext
     ) -> exposure_pb2.ScoreCompanyResponse:
-        graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, request.overrides)
+        check = check_of(context)
+        graph, scores, scenario_context = self._scores(
+            request.scenario, request.as_of_date, request.overrides, check=check
+        )
         index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
         materials = list(request.materials) or exposure_queries.bought_materials(graph, index)
         return exposure_pb2.ScoreCompanyResponse(
             score=_company_score(exposure_queries.company_breakdown(scores, index)),
-            origins=[_origins(self._origin_shares(graph, index, material)) for material in materials],
+            origins=[_origins(self._origin_shares(graph, index, material, check=check)) for material in materials],
             context=scenario_context,
         )
 
@@ -77,7 +85,9 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             str(request.overrides),
         )
         after = paging.decode_token(request.page_token, filters=filters, key_length=2)
-        graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, request.overrides)
+        graph, scores, scenario_context = self._scores(
+            request.scenario, request.as_of_date, request.overrides, check=check_of(context)
+        )
         ranking = exposure_queries.rank_companies(
             graph,
             scores,
@@ -85,7 +95,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             country=request.country,
             tag=request.tag,
             after=after,
-            limit=paging.page_size(request.page_size),
+            limit=paging.page_size(request.page_size, maximum=self._limits.max_page_size),
         )
         rows = ranking.rows.to_dicts()
         last = exposure_queries.rank_key(rows[-1], component) if ranking.has_more else None
@@ -99,9 +109,12 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
     def ExplainExposure(
         self, request: exposure_pb2.ExplainExposureRequest, context: grpc.ServicerContext
     ) -> exposure_pb2.ExplainExposureResponse:
-        limit = _bounded(request.limit, "limit", default=10, maximum=MAX_PATHS)
-        depth = _bounded(request.max_depth, "max_depth", default=6, maximum=MAX_PATH_DEPTH)
-        graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, request.overrides)
+        limit = bounded(request.limit, "limit", default=10, maximum=self._limits.max_paths)
+        depth = bounded(request.max_depth, "max_depth", default=6, maximum=self._limits.max_path_depth)
+        check = check_of(context)
+        graph, scores, scenario_context = self._scores(
+            request.scenario, request.as_of_date, request.overrides, check=check
+        )
         index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
         component = (
             Component.TARIFF
@@ -109,7 +122,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             in (exposure_pb2.SCORE_COMPONENT_TARIFF_COST, exposure_pb2.SCORE_COMPONENT_TARIFF_IMPACT)
             else Component.DISRUPTION
         )
-        paths = top_paths(graph, scores, index, component=component, limit=limit, max_depth=depth)
+        paths = top_paths(graph, scores, index, component=component, limit=limit, max_depth=depth, check=check)
         policy = self._policies.book.resolve(scenario_context.scenario)
         full = request.view == exposure_pb2.EXPLAIN_VIEW_FULL
         total_column = "disruption" if component is Component.DISRUPTION else "tariff_cost"
@@ -132,10 +145,10 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
     def FindChokepoints(
         self, request: exposure_pb2.FindChokepointsRequest, context: grpc.ServicerContext
     ) -> exposure_pb2.FindChokepointsResponse:
-        limit = _bounded(request.limit, "limit", default=10, maximum=MAX_PATHS)
+        limit = bounded(request.limit, "limit", default=10, maximum=self._limits.max_paths)
         graph = self._graphs.graph
         index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
-        found = find_chokepoints(graph, index, material=request.material or None, top=limit)
+        found = find_chokepoints(graph, index, material=request.material or None, top=limit, check=check_of(context))
         ids, countries = graph.companies["company_id"], graph.companies["country"]
         share_of = dict(found.pass_through)
         return exposure_pb2.FindChokepointsResponse(
@@ -165,12 +178,19 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         )
         after = paging.decode_token(request.page_token, filters=filters, key_length=2)
         graph = self._graphs.graph
+        check = check_of(context)
         _, baseline, baseline_context = self._scores(
-            request.baseline_scenario, request.baseline_as_of_date, None, graph=graph
+            request.baseline_scenario, request.baseline_as_of_date, None, graph=graph, check=check
         )
-        _, compared, compared_context = self._scores(request.scenario, request.as_of_date, None, graph=graph)
+        _, compared, compared_context = self._scores(
+            request.scenario, request.as_of_date, None, graph=graph, check=check
+        )
         comparison = exposure_queries.compare_scores(
-            baseline, compared, component=component, after=after, limit=paging.page_size(request.page_size)
+            baseline,
+            compared,
+            component=component,
+            after=after,
+            limit=paging.page_size(request.page_size, maximum=self._limits.max_page_size),
         )
         rows = comparison.rows.to_dicts()
         last = exposure_queries.change_key(rows[-1]) if comparison.has_more else None
@@ -204,9 +224,12 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         settings: tuple[Graph, Scores, exposure_pb2.ScoreContext, PolicySet, str, bool] | None = None
         next_row, refused = 1, 0
         scored_parts: list[pl.DataFrame] = []
-        for index, request in enumerate(request_iterator):
+        check = check_of(context)
+        requests = idle_bounded(request_iterator, context, seconds=self._upload_idle_seconds)
+        for index, request in enumerate(requests):
+            check()
             if settings is None:
-                graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, None)
+                graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, None, check=check)
                 buyer_country = request.buyer_country
                 if buyer_country and buyer_country not in COUNTRY_CODES:
                     message = f"buyer_country: must be an ISO 3166-1 alpha-2 code, got {buyer_country!r}"
@@ -214,7 +237,14 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
                 policy = self._policies.book.resolve(scenario_context.scenario)
                 settings = (graph, scores, scenario_context, policy, buyer_country, request.strict)
             graph, scores, scenario_context, policy, buyer_country, strict = settings
-            raw = supplier_rows_table(request.rows, index=index, limit=MAX_BATCH_ROWS)
+            raw = supplier_rows_table(request.rows, index=index, limit=self._limits.max_batch_items)
+            refuse_over_limit(
+                "rows: rows per supplier list",
+                count=next_row - 1 + raw.height,
+                limit=self._limits.max_supplier_list_rows,
+                setting="max_supplier_list_rows",
+                advice="score the list in several calls",
+            )
             good, errors = batch.validate_rows(raw, first_row=next_row, buyer_country=buyer_country)
             next_row += raw.height
             if errors and strict:
@@ -236,26 +266,35 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
                 context=scenario_context,
             )
         if settings is None:
-            _, _, scenario_context = self._scores("", "", None)
+            _, _, scenario_context = self._scores("", "", None, check=check)
             portfolio = batch.summarise_portfolio(batch.empty_scored())
         else:
             scenario_context = settings[2]
             everything = pl.concat(scored_parts)
             portfolio = batch.summarise_portfolio(
-                everything, look_through_china=batch.look_through_china_share(settings[0], everything)
+                everything, look_through_china=batch.look_through_china_share(settings[0], everything, check=check)
             )
         yield exposure_pb2.ScoreSupplierListResponse(
             summary=portfolio_message(portfolio, refused=refused), context=scenario_context
         )
 
-    def _origin_shares(self, graph: Graph, index: int, material: str) -> OriginShares:
+    def _origin_shares(self, graph: Graph, index: int, material: str, *, check: Check) -> OriginShares:
         """Look-through origins, computed per query on the upstream part, then kept for this graph version."""
-        return self._origins.get((graph.version, index, material), lambda: origin_shares(graph, index, material))
+        return self._origins.get(
+            (graph.version, index, material), lambda: origin_shares(graph, index, material, check=check), check=check
+        )
 
     def _scores(
-        self, scenario: str, as_of: str, overrides: exposure_pb2.ScoringOverrides | None, *, graph: Graph | None = None
+        self,
+        scenario: str,
+        as_of: str,
+        overrides: exposure_pb2.ScoringOverrides | None,
+        *,
+        check: Check,
+        graph: Graph | None = None,
     ) -> tuple[Graph, Scores, exposure_pb2.ScoreContext]:
-        """The cached whole-graph scores for this request, with the graph they belong to and their context."""
+        """The cached whole-graph scores for this request, with the graph they belong to and their context; a
+        computation stopped by `check` is not cached."""
         graph = graph or self._graphs.graph
         book, policy_version = self._policies.book, self._policies.version
         name = scenario or CURRENT
@@ -265,7 +304,9 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         pass_through = _fraction(overrides, "pass_through")
         key = (graph.version, name, policy_version, day, damping, pass_through)
         scores = self._cache.get(
-            key, lambda: score_graph(graph, policy, on=day, damping=damping, pass_through=pass_through)
+            key,
+            lambda: score_graph(graph, policy, on=day, damping=damping, pass_through=pass_through, check=check),
+            check=check,
         )
         scenario_context = _context(
             name,
@@ -284,9 +325,13 @@ def supplier_rows_table(rows: exposure_pb2.SupplierRows, *, index: int, limit: i
     """A batch's packed columns as a table; every given column must have the batch's length."""
     columns = {name: list(getattr(rows, name)) for name in batch.BATCH_COLUMNS}
     length = max(len(values) for values in columns.values())
-    if length > limit:
-        message = f"requests[{index}].rows: at most {limit} rows per message, got {length}"
-        raise ResourceExhaustedError(message)
+    refuse_over_limit(
+        f"requests[{index}].rows: rows per message",
+        count=length,
+        limit=limit,
+        setting="max_batch_items",
+        advice="send the list in more, smaller messages",
+    )
     for name, values in columns.items():
         if values and len(values) != length:
             field = f"requests[{index}].rows.{name}"
@@ -359,13 +404,6 @@ def _fraction(overrides: exposure_pb2.ScoringOverrides | None, field: str) -> fl
         message = f"overrides.{field}: must be in [0, 1], got {value}"
         raise InvalidArgumentError(message, violations=[FieldViolation(f"overrides.{field}", message)])
     return value
-
-
-def _bounded(value: int, field: str, *, default: int, maximum: int) -> int:
-    if value < 0 or value > maximum:
-        message = f"{field}: must be between 0 and {maximum}, got {value}"
-        raise InvalidArgumentError(message, violations=[FieldViolation(field, message)])
-    return value or default
 
 
 def _pairs(items: list[tuple[str, float]]) -> list[exposure_pb2.KeyValue]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import grpc
 from chokepoint.v1 import graph_pb2, graph_pb2_grpc
@@ -13,22 +12,18 @@ from server.core.store import GraphStore, WriteResult
 from server.core.tables import FileFormat, FileKind, write_table
 from server.core.validation import RowSource
 from server.rpc import convert, paging, validation
+from server.rpc.cancellation import check_of, idle_bounded
+from server.rpc.limits import Limits
 from server.rpc.uploads import collect_upload
 
-
-@dataclass(frozen=True)
-class GraphLimits:
-    """Bounds on one call's work (RESOURCE_EXHAUSTED past them)."""
-
-    max_batch_items: int = 100_000
-    max_import_bytes: int = 2 * 1024**3
-    export_chunk_bytes: int = 1024**2
+EXPORT_CHUNK_BYTES = 1024**2
 
 
 class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
-    def __init__(self, store: GraphStore, limits: GraphLimits) -> None:
+    def __init__(self, store: GraphStore, limits: Limits, *, upload_idle_seconds: float) -> None:
         self._store = store
         self._limits = limits
+        self._upload_idle_seconds = upload_idle_seconds
 
     def GetCompany(
         self, request: graph_pb2.GetCompanyRequest, context: grpc.ServicerContext
@@ -49,7 +44,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             country=request.country,
             list_code=request.list_code,
             after=after,
-            limit=paging.page_size(request.page_size),
+            limit=paging.page_size(request.page_size, maximum=self._limits.max_page_size),
         )
         return graph_pb2.ListCompaniesResponse(
             companies=convert.company_messages(page.rows),
@@ -66,6 +61,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             convert.companies_to_table(request.companies),
             source=RowSource("companies"),
             request_id=validation.request_id(request.request_id),
+            bounds=self._limits.graph_size,
         )
         return graph_pb2.UpsertCompaniesResponse(
             created_count=result.created, updated_count=result.updated, graph_version=result.version
@@ -93,7 +89,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             supplier_id=request.supplier_id,
             buyer_id=request.buyer_id,
             after=after,
-            limit=paging.page_size(request.page_size),
+            limit=paging.page_size(request.page_size, maximum=self._limits.max_page_size),
         )
         return graph_pb2.ListSupplyLinksResponse(
             links=convert.link_messages(page.rows),
@@ -110,6 +106,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
             convert.links_to_table(request.links),
             source=RowSource("links"),
             request_id=validation.request_id(request.request_id),
+            bounds=self._limits.graph_size,
         )
         return graph_pb2.UpsertSupplyLinksResponse(
             created_count=result.created, updated_count=result.updated, graph_version=result.version
@@ -129,12 +126,15 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     def ImportGraph(
         self, request_iterator: Iterable[graph_pb2.ImportGraphRequest], context: grpc.ServicerContext
     ) -> graph_pb2.ImportGraphResponse:
-        upload = collect_upload(request_iterator, max_bytes=self._limits.max_import_bytes)
+        requests = idle_bounded(request_iterator, context, seconds=self._upload_idle_seconds)
+        upload = collect_upload(requests, max_bytes=self._limits.max_import_bytes)
         result: WriteResult = self._store.import_graph(
             upload.table(FileKind.COMPANIES),
             upload.table(FileKind.LINKS),
             mode=upload.mode,
             request_id=validation.request_id(upload.request_id),
+            bounds=self._limits.graph_size,
+            check=check_of(context),
         )
         return graph_pb2.ImportGraphResponse(
             company_count=result.company_count, link_count=result.link_count, graph_version=result.version
@@ -146,7 +146,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         fmt = convert.FILE_FORMATS.get(request.format, FileFormat.CSV)
         graph = self._store.graph
         tables = {FileKind.COMPANIES: graph.canonical_companies(), FileKind.LINKS: graph.canonical_links()}
-        size = self._limits.export_chunk_bytes
+        size = EXPORT_CHUNK_BYTES
         for kind, table in tables.items():
             data = write_table(table, kind=kind, fmt=fmt)
             for start in range(0, len(data), size):

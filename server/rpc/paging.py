@@ -9,17 +9,14 @@ from typing import NoReturn
 
 from server.core.errors import FieldViolation, InvalidArgumentError
 from server.core.queries import Page
+from server.rpc.limits import clamped
 
 DEFAULT_PAGE_SIZE = 100
-MAX_PAGE_SIZE = 1000
 
 
-def page_size(requested: int) -> int:
-    """0 means the default; above the maximum is coerced down (AIP-158); negative is refused."""
-    if requested < 0:
-        msg = f"page_size: must be >= 0, got {requested}"
-        raise InvalidArgumentError(msg, violations=[FieldViolation("page_size", msg)])
-    return min(requested or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+def page_size(requested: int, *, maximum: int) -> int:
+    """0 means the default; above `maximum` (Limits.max_page_size) is clamped to it (AIP-158); negative is refused."""
+    return clamped(requested, "page_size", default=min(DEFAULT_PAGE_SIZE, maximum), maximum=maximum)
 
 
 def encode_token(key: tuple[str, ...], *, filters: tuple[str, ...]) -> str:

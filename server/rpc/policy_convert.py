@@ -24,8 +24,13 @@ from server.core.policy import (
 
 
 def _enum_name(enum_type: Any, value: int, prefix: str) -> str:
-    """`TARIFF_AUTHORITY_MFN` -> `MFN`; unset values become "" so the core reports the field as required."""
-    return "" if value == 0 else enum_type.Name(value).removeprefix(prefix)
+    """`TARIFF_AUTHORITY_MFN` -> `MFN`; unset values become "" so the core reports the field as required, and
+    numbers this server does not know (proto3 enums are open) stay numbers so the core refuses them by value."""
+    if value == 0:
+        return ""
+    if value not in enum_type.values():
+        return str(value)
+    return str(enum_type.Name(value)).removeprefix(prefix)
 
 
 def scenario_document(message: policy_pb2.Scenario) -> dict[str, Any]:

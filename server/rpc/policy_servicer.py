@@ -16,6 +16,7 @@ from server.core.scenarios import CURRENT
 from server.core.shipments import build_shipment, parse_day
 from server.core.taxonomy import index_taxonomy
 from server.rpc import paging, validation
+from server.rpc.limits import Limits, refuse_large_scenario
 from server.rpc.policy_convert import (
     CONTROL_AUTHORITY_FILTER,
     TARIFF_AUTHORITY_FILTER,
@@ -27,9 +28,10 @@ from server.rpc.policy_convert import (
 
 
 class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
-    def __init__(self, store: PolicyStore, taxonomy: pl.DataFrame) -> None:
+    def __init__(self, store: PolicyStore, taxonomy: pl.DataFrame, limits: Limits) -> None:
         self._store = store
         self._taxonomy = index_taxonomy(taxonomy)
+        self._limits = limits
 
     def GetScenario(
         self, request: policy_pb2.GetScenarioRequest, context: grpc.ServicerContext
@@ -47,7 +49,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         after = paging.decode_token(request.page_token, filters=(), key_length=1)
         book, version = self._store.book, self._store.version
         names = sorted(name for name in book.scenarios if after is None or name > after[0])
-        size = paging.page_size(request.page_size)
+        size = paging.page_size(request.page_size, maximum=self._limits.max_page_size)
         page = names[:size]
         return policy_pb2.ListScenariosResponse(
             scenarios=[self._message(name, full=False) for name in page],
@@ -59,7 +61,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: policy_pb2.CreateScenarioRequest, context: grpc.ServicerContext
     ) -> policy_pb2.CreateScenarioResponse:
         scenario = scenario_from_json(scenario_document(request.scenario), where="scenario")
-        version = self._store.create(scenario)
+        refuse_large_scenario(scenario, self._limits)
+        version = self._store.create(scenario, request_id=validation.request_id(request.request_id))
         return policy_pb2.CreateScenarioResponse(
             scenario=self._message(scenario.name, full=True), policy_version=version
         )
@@ -68,7 +71,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: policy_pb2.UpdateScenarioRequest, context: grpc.ServicerContext
     ) -> policy_pb2.UpdateScenarioResponse:
         scenario = scenario_from_json(scenario_document(request.scenario), where="scenario")
-        version = self._store.update(scenario)
+        refuse_large_scenario(scenario, self._limits)
+        version = self._store.update(scenario, request_id=validation.request_id(request.request_id))
         return policy_pb2.UpdateScenarioResponse(
             scenario=self._message(scenario.name, full=True), policy_version=version
         )
@@ -77,7 +81,9 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: policy_pb2.DeleteScenarioRequest, context: grpc.ServicerContext
     ) -> policy_pb2.DeleteScenarioResponse:
         return policy_pb2.DeleteScenarioResponse(
-            policy_version=self._store.delete(validation.required(request.name, "name"))
+            policy_version=self._store.delete(
+                validation.required(request.name, "name"), request_id=validation.request_id(request.request_id)
+            )
         )
 
     def ListMeasures(
@@ -104,7 +110,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             on=day,
             only_in_force=bool(request.in_force_on),
             after=after[0] if after else None,
-            limit=paging.page_size(request.page_size),
+            limit=paging.page_size(request.page_size, maximum=self._limits.max_page_size),
         )
         full = request.view == policy_pb2.POLICY_VIEW_FULL
         last = (page.measures[-1][0].measure_id,) if page.has_more else None

@@ -9,11 +9,12 @@ from typing import NoReturn
 import polars as pl
 from chokepoint.v1 import graph_pb2
 
-from server.core.errors import FieldViolation, InvalidArgumentError, ResourceExhaustedError
+from server.core.errors import FieldViolation, InvalidArgumentError
 from server.core.store import ImportMode
 from server.core.tables import FileFormat, FileKind, read_table, row_source
 from server.core.validation import RowSource
 from server.rpc.convert import FILE_FORMATS, FILE_KINDS, IMPORT_MODES
+from server.rpc.limits import refuse_over_limit
 
 
 @dataclass
@@ -52,9 +53,14 @@ def collect_upload(chunks: Iterable[graph_pb2.ImportGraphRequest], *, max_bytes:
             _refuse(index, "format", f"changed within the {kind.value} file")
         current = kind
         total += len(chunk.data)
-        if total > max_bytes:
-            msg = f"upload exceeds the import limit of {max_bytes} bytes"
-            raise ResourceExhaustedError(msg, reason="IMPORT_TOO_LARGE")
+        refuse_over_limit(
+            "upload: bytes",
+            count=total,
+            limit=max_bytes,
+            setting="max_import_bytes",
+            advice="import the graph in parts with IMPORT_MODE_MERGE",
+            reason="IMPORT_TOO_LARGE",
+        )
         upload.data.setdefault(kind, bytearray()).extend(chunk.data)
     if not upload.data:
         _refuse(0, "file", "no file was uploaded")

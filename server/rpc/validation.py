@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sized
 
-from server.core.errors import FieldViolation, InvalidArgumentError, ResourceExhaustedError
+from server.core.errors import FieldViolation, InvalidArgumentError
+from server.rpc.limits import refuse_over_limit
 
 MAX_REQUEST_ID_LENGTH = 128
 
@@ -30,6 +31,10 @@ def batch(items: Sized, field: str, *, limit: int) -> None:
     if len(items) == 0:
         msg = f"{field}: at least one item is required"
         raise InvalidArgumentError(msg, violations=[FieldViolation(field, msg)], reason="REQUIRED_FIELD")
-    if len(items) > limit:
-        msg = f"{field}: at most {limit} items per call, got {len(items)}; split the batch or use ImportGraph"
-        raise ResourceExhaustedError(msg)
+    refuse_over_limit(
+        f"{field}: items per call",
+        count=len(items),
+        limit=limit,
+        setting="max_batch_items",
+        advice="split the batch or use ImportGraph",
+    )

@@ -131,6 +131,7 @@ def test_malformed_upload_streams_are_refused_naming_the_message(
 GOOD_COMPANIES = pl.DataFrame({"company_id": ["A", "B"], "name": ["Alpha", "Beta"], "country": ["US", "CN"]})
 GOOD_LINKS = pl.DataFrame({"supplier_id": ["B"], "buyer_id": ["A"], "hs_code": ["850511"], "annual_value_usd": [10.0]})
 LINK_HEADER = "supplier_id,buyer_id,hs_code,annual_value_usd,origin_country,route\n"
+HUGE_CELL = b"x" * (10 * 1024**2)  # a 10 MB cell
 
 # (file name, content, expected field, expected text in the description)
 CORPUS: list[tuple[str, bytes, str, str]] = [
@@ -204,6 +205,63 @@ CORPUS: list[tuple[str, bytes, str, str]] = [
         "is required",
     ),
     ("companies.parquet", b"PAR1 this is not parquet", "companies.parquet", "cannot be read"),
+    # Encodings, huge cells, and the CSV cases above again in Parquet.
+    (
+        "companies.csv",
+        "company_id,name,country\nA,Alpha,US\n".encode("utf-16"),
+        "companies.csv",
+        "line 1: not valid UTF-8",
+    ),
+    (
+        "companies.csv",
+        "company_id,name,country\nA,Alpha,US\nB,Bêta,CN\n".encode("latin-1"),
+        "companies.csv",
+        "line 3: not valid UTF-8",
+    ),
+    ("companies.csv", b"company_id,name,country\nA," + HUGE_CELL + b",US\n", "companies.csv[1].name", "at most 512"),
+    ("links.csv", b"supplier_id,buyer_id,hs_code\nB,A,850511\n", "links.csv.annual_value_usd", "missing required"),
+    (
+        "companies.parquet",
+        parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit(HUGE_CELL.decode()).alias("name"))),
+        "companies.parquet[1].name",
+        "at most 512",
+    ),
+    (
+        "companies.parquet",
+        parquet_bytes(GOOD_COMPANIES.with_columns(pl.Series("country", [1, 2]))),
+        "companies.parquet[1].country",
+        "ISO 3166-1 alpha-2",
+    ),
+    (
+        "companies.parquet",
+        parquet_bytes(GOOD_COMPANIES.with_columns(pl.Series("name", [["Alpha"], ["Beta"]]))),
+        "companies.parquet.name",
+        "must be text",
+    ),
+    (
+        "companies.parquet",
+        parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit("A").alias("company_id"))),
+        "companies.parquet[2].company_id",
+        "duplicates",
+    ),
+    (
+        "links.parquet",
+        parquet_bytes(GOOD_LINKS.with_columns(pl.lit(float("inf")).alias("annual_value_usd"))),
+        "links.parquet[1].annual_value_usd",
+        "finite",
+    ),
+    (
+        "links.parquet",
+        parquet_bytes(GOOD_LINKS.with_columns(pl.lit("Q").alias("supplier_id"))),
+        "links.parquet[1].supplier_id",
+        "existing company_id",
+    ),
+    (
+        "links.parquet",
+        parquet_bytes(pl.concat([GOOD_LINKS, GOOD_LINKS.with_columns(pl.lit("8505.11").alias("hs_code"))])),
+        "links.parquet[2].hs_code",
+        "duplicates",
+    ),
 ]
 
 
@@ -234,3 +292,12 @@ def test_malformed_file_is_refused_with_row_and_column_and_changes_nothing(
     assert text in caught.value.message
     assert name in caught.value.message
     assert snapshot(loaded, tmp_path / "after") == before
+
+
+def test_a_utf8_byte_order_mark_is_ignored(client: ChokepointClient, tmp_path: Path) -> None:
+    """Spreadsheets save CSV with a BOM; it must not become part of the first column's name."""
+    companies = write(tmp_path, "companies.csv", b"\xef\xbb\xbf" + COMPANIES_CSV.encode())
+    links = write(tmp_path, "links.csv", b"\xef\xbb\xbf" + LINKS_CSV.encode())
+    ack = client.import_graph(companies, links)
+    assert (ack.company_count, ack.link_count) == (3, 3)
+    assert client.get_company("A").name == "Alpha Inc"

@@ -330,3 +330,19 @@ def test_evaluate_link_errors_name_the_field(policy_client: ChokepointClient) ->
     with pytest.raises(NotFoundError) as unknown:
         policy_client.evaluate_link(hs_code="8542", origin_country="CN", buyer_country="US", scenario="nope")
     assert unknown.value.reason == "SCENARIO_NOT_FOUND"
+
+
+def test_a_retried_scenario_write_with_its_request_id_applies_once(policy_client: ChokepointClient) -> None:
+    scenario = {"name": "retried", "base": "current", "description": "created once"}
+    created = policy_client.create_scenario(scenario, request_id="create-1")
+    again = policy_client.create_scenario(scenario, request_id="create-1")  # no ALREADY_EXISTS: the same answer
+    assert again.policy_version == created.policy_version
+    updated = policy_client.update_scenario({**scenario, "description": "v2"}, request_id="update-1")
+    assert policy_client.update_scenario({**scenario, "description": "v2"}, request_id="update-1") == updated
+    deleted = policy_client.delete_scenario("retried", request_id="delete-1")
+    assert policy_client.delete_scenario("retried", request_id="delete-1") == deleted  # not NOT_FOUND
+    assert "retried" not in {s.name for s in policy_client.list_scenarios()}
+    with pytest.raises(InvalidArgumentError) as refused:
+        policy_client.delete_scenario("retried", request_id="create-1")
+    assert refused.value.reason == "REQUEST_ID_REUSED"
+    assert "CreateScenario" in refused.value.message

@@ -1,0 +1,162 @@
+"""In-process engine figures: whole-graph scoring, single-measure what-ifs, and the NetworkX reference.
+
+The NetworkX baseline is the straightforward implementation a user would write: a MultiDiGraph with the link
+weights as edge attributes and a Python sweep over the buyers, X_b <- sum_e w_e [h_e + a_e (1 - h_e) X_s], until
+no company moves by more than the engine's tolerance. It is the reference, not the product; the bench checks
+that both agree before reporting the ratio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from functools import partial
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+
+from graphs.generate import GeneratedGraph
+from server.core.graph import Graph, build_graph
+from server.core.policy import PolicySet
+from server.core.propagation import TOLERANCE, input_shares, propagate
+from server.core.scenarios import ScenarioBook
+from server.core.scores import Scores, score_graph
+from server.core.seeding import open_policy_store
+from server.core.tables import FileFormat, FileKind, row_source
+from server.core.taxonomy import load_taxonomy
+from server.core.validation import validate_companies, validate_links
+
+# Built-in what-ifs that each change one measure of `current`: a tariff rate, and a control's suspension.
+WHAT_IFS = ("section-122-at-15pct", "rare-earth-suspension-lapses")
+RUNS = 3
+
+
+@dataclass(frozen=True)
+class EngineFigures:
+    companies: int
+    links: int
+    build_s: float
+    score_first_s: float
+    score_median_s: float
+    what_if_full_s: dict[str, float]
+    what_if_reuse_s: dict[str, float]
+
+
+@dataclass(frozen=True)
+class NetworkxFigures:
+    companies: int
+    links: int
+    networkx_s: float
+    networkx_sweeps: int
+    engine_s: float
+    max_difference: float
+
+
+def build(generated: GeneratedGraph) -> Graph:
+    """The compute form of a generated graph, through the same validation as an import."""
+    companies = validate_companies(generated.companies, source=row_source(FileKind.COMPANIES, FileFormat.PARQUET))
+    links = validate_links(
+        generated.links, source=row_source(FileKind.LINKS, FileFormat.PARQUET), company_ids=companies["company_id"]
+    )
+    return build_graph(companies, links, version=1, taxonomy=load_taxonomy())
+
+
+def scenario_book() -> ScenarioBook:
+    with tempfile.TemporaryDirectory(prefix="chokepoint-bench-policy-") as directory:
+        store = open_policy_store(Path(directory))
+        book = store.book
+        store.close()
+    return book
+
+
+def measure_engine(generated: GeneratedGraph, *, on: date) -> EngineFigures:
+    started = time.perf_counter()
+    graph = build(generated)
+    build_s = time.perf_counter() - started
+    book = scenario_book()
+    current = book.resolve("current")
+    first = _timed(lambda: score_graph(graph, current, on=on))
+    runs = [_timed(lambda: score_graph(graph, current, on=on)) for _ in range(RUNS)]
+    base = score_graph(graph, current, on=on)
+    full: dict[str, float] = {}
+    reuse: dict[str, float] = {}
+    for name in WHAT_IFS:
+        policy = book.resolve(name)
+        full[name] = statistics.median(_timed(partial(score_graph, graph, policy, on=on)) for _ in range(RUNS))
+        reuse[name] = statistics.median(
+            _timed(partial(score_graph, graph, policy, on=on, reuse=base)) for _ in range(RUNS)
+        )
+        _check_same(score_graph(graph, policy, on=on), score_graph(graph, policy, on=on, reuse=base), name)
+    return EngineFigures(graph.company_count, graph.link_count, build_s, first, statistics.median(runs), full, reuse)
+
+
+def measure_networkx(generated: GeneratedGraph, *, on: date) -> NetworkxFigures:
+    """Disruption X only, both ways, on the same links, hazards and carries (those of `current` on `on`)."""
+    graph = build(generated)
+    policy = scenario_book().resolve("current")
+    hazard, carry, shares = _disruption_inputs(graph, policy, on=on)
+    started = time.perf_counter()
+    engine = propagate(graph, hazard, carry, shares=shares).total
+    engine_s = time.perf_counter() - started
+    started = time.perf_counter()
+    reference, sweeps = networkx_disruption(graph, hazard, carry, shares)
+    networkx_s = time.perf_counter() - started
+    return NetworkxFigures(
+        graph.company_count,
+        graph.link_count,
+        networkx_s,
+        sweeps,
+        engine_s,
+        float(np.abs(reference - engine).max()),
+    )
+
+
+def networkx_disruption(
+    graph: Graph, hazard: np.ndarray, carry: np.ndarray, shares: np.ndarray, *, max_sweeps: int = 500
+) -> tuple[np.ndarray, int]:
+    """The reference: X_b = sum over b's inbound edges of w (h + k X_s), swept until it stops moving."""
+    network = nx.MultiDiGraph()
+    network.add_nodes_from(range(graph.company_count))
+    network.add_edges_from(
+        (int(s), int(b), {"w": float(w), "h": float(h), "k": float(k)})
+        for s, b, w, h, k in zip(graph.supplier_array, graph.buyer_array, shares, hazard, carry, strict=True)
+    )
+    exposure = dict.fromkeys(network.nodes, 0.0)
+    sweeps = 0
+    for sweeps in range(1, max_sweeps + 1):  # noqa: B007 (the count is returned)
+        updated = {
+            buyer: sum(d["w"] * (d["h"] + d["k"] * exposure[s]) for s, _, d in network.in_edges(buyer, data=True))
+            for buyer in network.nodes
+        }
+        moved = max(abs(updated[node] - exposure[node]) for node in network.nodes)
+        exposure = updated
+        if moved <= TOLERANCE:
+            break
+    return np.array([exposure[node] for node in range(graph.company_count)]), sweeps
+
+
+def _disruption_inputs(graph: Graph, policy: PolicySet, *, on: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    scores = score_graph(graph, policy, on=on)
+    hazard = scores.links["hazard"].to_numpy()
+    return hazard, scores.links["damping"].to_numpy() * (1.0 - hazard), input_shares(graph)
+
+
+def _check_same(full: Scores, reused: Scores, name: str) -> None:
+    difference = (
+        np.abs(full.companies["disruption"].to_numpy() - reused.companies["disruption"].to_numpy()).max()
+        + np.abs(full.companies["tariff_cost"].to_numpy() - reused.companies["tariff_cost"].to_numpy()).max()
+    )
+    if difference > 1e-9:
+        msg = f"what-if {name}: reusing the base scores changed the answer by {difference:g}"
+        raise AssertionError(msg)
+
+
+def _timed(call: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started

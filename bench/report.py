@@ -1,0 +1,128 @@
+"""The benchmark table: printed and written to bench/results.md with the machine description."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+
+import polars as pl
+
+from bench.engine import EngineFigures, NetworkxFigures
+from bench.load import AS_OF, Throughput
+from bench.service import ServiceFigures
+
+
+def render(engine: list[EngineFigures], networkx: NetworkxFigures | None, service: list[ServiceFigures]) -> str:
+    lines = [
+        "# Benchmark results\n",
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"polars {pl.__version__}; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        f"Scenario `current` as of {AS_OF}. Reproduce: `make bench` (sizes: `make bench ARGS='--companies N M'`).\n",
+    ]
+    lines += _engine(engine)
+    if networkx is not None:
+        lines += _networkx(networkx)
+    lines += _service(service)
+    return "\n".join(lines) + "\n"
+
+
+def _engine(rows: list[EngineFigures]) -> list[str]:
+    names = sorted({name for row in rows for name in row.what_if_full_s})
+    lines = [
+        "## Whole-graph scoring in-process (all components: disruption and tariff with tier, material and country "
+        "breakdowns)\n",
+        "Medians of 3 runs. A what-if re-scores one changed measure, once from scratch and once reusing the "
+        "`current` scores for every component whose per-link inputs did not change (both give the same numbers; "
+        "the bench checks).\n",
+        "| companies | links | build compute form s | first score s | score s (median) | "
+        + " | ".join(f"what-if `{n}` full s | reusing s | ratio" for n in names)
+        + " |",
+        "|---:|---:|---:|---:|---:|" + "---:|---:|---:|" * len(names),
+    ]
+    for r in rows:
+        cells = [
+            f"{r.companies:,}",
+            f"{r.links:,}",
+            f"{r.build_s:.2f}",
+            f"{r.score_first_s:.2f}",
+            f"{r.score_median_s:.2f}",
+        ]
+        for n in names:
+            full, reuse = r.what_if_full_s[n], r.what_if_reuse_s[n]
+            cells += [f"{full:.2f}", f"{reuse:.2f}", f"{full / reuse:.1f}x"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _networkx(r: NetworkxFigures) -> list[str]:
+    return [
+        "\n## Propagation against the NetworkX reference (disruption X, same links, hazards and tolerance)\n",
+        "| companies | links | NetworkX sweeps | NetworkX s | engine s | ratio | max difference |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {r.companies:,} | {r.links:,} | {r.networkx_sweeps} | {r.networkx_s:.1f} | {r.engine_s:.3f} | "
+        f"{r.networkx_s / r.engine_s:.0f}x | {r.max_difference:.1e} |",
+    ]
+
+
+def _service(rows: list[ServiceFigures]) -> list[str]:
+    lines = [
+        "\n## Graph import and restart (real `python -m server` process, real client)\n",
+        "| companies | links | parquet MiB | baseline: read_parquet s | ImportGraph s | ratio to baseline "
+        "| restart-to-serving s | RSS B/link after import | RSS B/link after restart |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.companies:,} | {r.links:,} | {r.parquet_mib:.1f} | {r.baseline_read_s:.3f} | {r.import_s:.2f} | "
+        f"{r.import_s / r.baseline_read_s:.0f}x | {r.restart_s:.2f} | {r.rss_import_bytes_per_link:.0f} | "
+        f"{r.rss_restart_bytes_per_link:.0f} |"
+        for r in rows
+    ]
+    lines += [
+        "\n## Queries over gRPC (real server; sequential unless stated)\n",
+        "| links | first ScoreCompany s (whole graph) | cached ScoreCompany p50 ms | p99 ms "
+        "| baseline: GetCompany p50 ms | ratio | 16 clients: ScoreCompany/s | p50 ms | p99 ms | errors "
+        "| ExplainExposure p50 / p90 ms | FindChokepoints p50 / p90 ms |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.links:,} | {r.first_score_s:.2f} | {r.score_p50_ms:.2f} | {r.score_p99_ms:.2f} | "
+        f"{r.get_company_p50_ms:.2f} | {r.score_p50_ms / r.get_company_p50_ms:.1f}x | "
+        f"{r.concurrent.per_second:,.0f} | {r.concurrent.p50_ms:.2f} | {r.concurrent.p99_ms:.2f} | "
+        f"{sum(r.concurrent.errors.values())} | {r.explain_ms[0]:.1f} / {r.explain_ms[1]:.1f} | "
+        f"{r.chokepoints_ms[0]:.1f} / {r.chokepoints_ms[1]:.1f} |"
+        for r in rows
+    ]
+    lines += [
+        "\n## Batch scoring of a supplier list (100,000 rows drawn from the "
+        "graph's links; Parquet file in -> scored Parquet file out, real server and client)\n",
+        "| graph links | ScoreSupplierList rows/s | baseline: one unary EvaluateLink per row, rows/s | ratio |",
+        "|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.links:,} | {r.batch_rows_per_s:,.0f} | {r.per_row_rpc_rows_per_s:,.0f} | "
+        f"{r.batch_rows_per_s / r.per_row_rpc_rows_per_s:.0f}x |"
+        for r in rows
+    ]
+    mixed = [r for r in rows if r.mixed is not None]
+    if mixed:
+        lines += [
+            "\n## Mixed load: readers (ScoreCompany) and writers (one link re-valued every 0.5 s each)\n",
+            "Every write makes a new graph version, so the next read re-scores the whole graph: read latency here "
+            "is dominated by those re-scores.\n",
+            "| graph links | role | clients | seconds | calls/s | p50 ms | p99 ms | errors | version went backwards |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in mixed:
+            assert r.mixed is not None
+            for role, figures in (("readers", r.mixed.readers), ("writers", r.mixed.writers)):
+                lines.append(_mixed_line(r.links, role, figures, r.mixed.version_regressions))
+    return lines
+
+
+def _mixed_line(links: int, role: str, t: Throughput, regressions: int) -> str:
+    errors = ", ".join(f"{code} {count}" for code, count in sorted(t.errors.items())) or "0"
+    return (
+        f"| {links:,} | {role} | {t.clients} | {t.seconds:.0f} | {t.per_second:,.1f} | {t.p50_ms:.1f} | "
+        f"{t.p99_ms:.1f} | {errors} | {regressions} |"
+    )

@@ -1,0 +1,159 @@
+"""Figures of the real service (a `python -m server` process and the real client), each beside a same-run baseline.
+
+- import: ImportGraph of the Parquet files, beside `polars.read_parquet` of the same files (the floor of any import);
+- restart: spawn to serving on the stored graph; resident memory per link after the import and after a restart;
+- ScoreCompany: the first call (whole-graph scoring), sequential cached calls beside GetCompany (a trivial unary
+  call), and throughput with 16 concurrent clients;
+- ExplainExposure and FindChokepoints p50/p90 over random companies;
+- batch: a 100,000-row supplier list file in -> scored file out over the one stream, beside one unary EvaluateLink
+  per row;
+- a mixed load of readers and writers, checking that no client ever sees the graph version go backwards.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from bench.load import AS_OF, MixedLoad, Throughput, mixed_load, query_latencies, score_company_throughput
+from bench.server_process import rss_bytes, start_server, stop
+from client.client import ChokepointClient, SupplyLink
+from client.files import read_table, write_table
+from graphs.generate import GeneratedGraph, write_graph
+
+BATCH_ROWS = 100_000
+PER_ROW_SAMPLE = 2_000
+QUERY_SAMPLE = 40
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    companies: int
+    links: int
+    parquet_mib: float
+    baseline_read_s: float
+    import_s: float
+    restart_s: float
+    rss_import_bytes_per_link: float
+    rss_restart_bytes_per_link: float
+    first_score_s: float
+    score_p50_ms: float
+    score_p99_ms: float
+    get_company_p50_ms: float
+    concurrent: Throughput
+    explain_ms: tuple[float, float]
+    chokepoints_ms: tuple[float, float]
+    batch_rows_per_s: float
+    per_row_rpc_rows_per_s: float
+    mixed: MixedLoad | None
+
+
+def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load: bool) -> ServiceFigures:
+    companies_path, links_path = write_graph(generated, workdir / f"graph{generated.companies.height}")
+    started = time.perf_counter()
+    pl.read_parquet(companies_path)
+    pl.read_parquet(links_path)
+    baseline = time.perf_counter() - started
+    link_count = generated.links.height
+    rng = random.Random(7)  # noqa: S311 (a reproducible sample, not a secret)
+    ids = generated.companies["company_id"].to_list()
+    sample = rng.sample(ids, QUERY_SAMPLE)
+
+    store = workdir / f"store{generated.companies.height}"
+    process, port, _ = start_server(store)
+    address = f"127.0.0.1:{port}"
+    with ChokepointClient(address, timeout=3600) as client:
+        started = time.perf_counter()
+        client.import_graph(companies_path, links_path)
+        imported = time.perf_counter() - started
+        company_id = sample[0]
+        started = time.perf_counter()
+        client.score_company(company_id, as_of=AS_OF)
+        first_score = time.perf_counter() - started
+        score_ms = _latencies(lambda: client.score_company(company_id, as_of=AS_OF))
+        get_ms = _latencies(lambda: client.get_company(company_id))
+        concurrent = score_company_throughput(address, sample)
+        explain = query_latencies(lambda c: client.explain_exposure(c, as_of=AS_OF), sample)
+        chokepoints = query_latencies(client.find_chokepoints, sample)
+        batch_rate, per_row_rate = _batch_rates(client, generated.links, workdir=workdir)
+        mixed = mixed_load(address, sample, _links_of(generated.links, rng)) if with_mixed_load else None
+    rss_import = rss_bytes(process.pid)
+    stop(process)
+    process, _, restart = start_server(store)
+    rss_restart = rss_bytes(process.pid)
+    stop(process)
+    return ServiceFigures(
+        generated.companies.height,
+        link_count,
+        (companies_path.stat().st_size + links_path.stat().st_size) / 1024**2,
+        baseline,
+        imported,
+        restart,
+        rss_import / link_count,
+        rss_restart / link_count,
+        first_score,
+        float(np.percentile(score_ms, 50)),
+        float(np.percentile(score_ms, 99)),
+        float(np.percentile(get_ms, 50)),
+        concurrent,
+        explain,
+        chokepoints,
+        batch_rate,
+        per_row_rate,
+        mixed,
+    )
+
+
+def _batch_rates(client: ChokepointClient, links: pl.DataFrame, *, workdir: Path) -> tuple[float, float]:
+    """Rows per second, file in -> file out over the one streaming RPC; and one unary EvaluateLink per row."""
+    picked = links.sample(n=BATCH_ROWS, with_replacement=True, seed=1).select(
+        "supplier_id", "hs_code", pl.col("annual_value_usd").alias("annual_spend_usd"), "origin_country", "route"
+    )
+    source, scored = workdir / "suppliers.parquet", workdir / "scored.parquet"
+    picked.write_parquet(source)
+    started = time.perf_counter()
+    rows = read_table(source).with_row_index("row", offset=1)
+    result = client.score_supplier_list(rows, buyer_country="US", as_of=AS_OF)
+    write_table(rows.join(result.rows.with_columns(pl.col("row").cast(pl.UInt32)), on="row", how="left"), scored)
+    batch_rate = BATCH_ROWS / (time.perf_counter() - started)
+    sample = picked.head(PER_ROW_SAMPLE).to_dicts()
+    started = time.perf_counter()
+    for row in sample:
+        client.evaluate_link(
+            hs_code=row["hs_code"], origin_country=row["origin_country"] or "CN", buyer_country="US", as_of=AS_OF
+        )
+    return batch_rate, PER_ROW_SAMPLE / (time.perf_counter() - started)
+
+
+def _links_of(links: pl.DataFrame, rng: random.Random, *, count: int = 200) -> list[SupplyLink]:
+    rows = links.sample(n=count, seed=rng.randrange(1 << 30)).to_dicts()
+    return [
+        SupplyLink(
+            row["supplier_id"],
+            row["buyer_id"],
+            row["hs_code"],
+            row["annual_value_usd"],
+            origin_country=row["origin_country"] or "",
+            route=tuple(row["route"].split(">")) if row["route"] else (),
+            tags=tuple(row["tags"].split(";")) if row["tags"] else (),
+        )
+        for row in rows
+    ]
+
+
+def _latencies(call: Callable[[], object], *, count: int = 300) -> np.ndarray:
+    """Milliseconds per sequential call, after 20 warm-up calls."""
+    for _ in range(20):
+        call()
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return np.array(times)

@@ -1,0 +1,149 @@
+"""Deadlines, cancellation and stalled clients: a call whose client gave up stops computing, caches nothing and
+frees its worker; a client that stalls mid-upload without a deadline is cut off within the configured bounds."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import pytest
+from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc
+
+from client.client import ChokepointClient
+from graphs.generate import generate_graph
+from server.app import Service, build_server
+from server.config import Config
+from server.core.seeding import open_policy_store, open_store
+from tests.conftest import REPO, ServeFactory
+
+BIG_COMPANIES = 200_000  # about a million links: a whole-graph scoring takes seconds, far over a 0.2 s deadline
+SHORT_DEADLINE = 0.2
+
+
+@pytest.fixture(scope="module")
+def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Service]]:
+    """One worker over a generated 200k-company graph, built once for the module."""
+    directory = tmp_path_factory.mktemp("big")
+    generated = generate_graph(companies=BIG_COMPANIES, seed=11)
+    seed = directory / "seed"
+    seed.mkdir()
+    generated.companies.write_csv(seed / "companies.csv")
+    generated.links.write_csv(seed / "links.csv")
+    store = open_store(directory / "store", seed_graph=seed)
+    policy = open_policy_store(directory / "store")
+    service = build_server(Config(address="127.0.0.1:0", workers=1), store, policy)
+    service.server.start()
+    yield f"127.0.0.1:{service.port}", service
+    service.server.stop(None).wait()
+    policy.close()
+    store.close()
+
+
+def _deadline_exceeded(call: grpc.UnaryUnaryMultiCallable[Any, Any], request: object) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, timeout=SHORT_DEADLINE)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+
+
+def test_whole_graph_scoring_past_its_deadline_stops_caches_nothing_and_frees_the_worker(
+    big_server: tuple[str, Service],
+) -> None:
+    address, service = big_server
+    with grpc.insecure_channel(address) as channel, ChokepointClient(address, timeout=60) as client:
+        stub = exposure_pb2_grpc.ExposureServiceStub(channel)
+        company = next(client.list_companies(page_size=1)).company_id
+        for call, request in (
+            (stub.RankCompanies, exposure_pb2.RankCompaniesRequest(as_of_date="2026-01-15")),
+            (stub.ScoreCompany, exposure_pb2.ScoreCompanyRequest(company_id=company, as_of_date="2026-01-15")),
+        ):
+            _deadline_exceeded(call, request)
+            # One worker: this call runs only once the expired call's handler has returned.
+            assert client.graph_stats().company_count == BIG_COMPANIES
+            # Had the expired computation run on to the end, its score table would be cached by now.
+            assert len(service.scores) == 0
+        # The same computation given time completes and is cached: the checks above could fail.
+        assert client.score_company(company, as_of="2026-01-15").score.company_id == company
+        assert len(service.scores) == 1
+
+
+def _stalled_import(stub: graph_pb2_grpc.GraphServiceStub, release: threading.Event) -> grpc.Future[Any]:
+    def chunks() -> Iterator[graph_pb2.ImportGraphRequest]:
+        yield graph_pb2.ImportGraphRequest(
+            file=graph_pb2.GRAPH_FILE_COMPANIES, format=graph_pb2.FILE_FORMAT_CSV, data=b"company_id,name,country\n"
+        )
+        release.wait()  # then stall, with no deadline
+
+    return stub.ImportGraph.future(chunks())  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize(
+    ("settings", "code"),
+    [
+        ({"upload_idle_seconds": 0.3}, grpc.StatusCode.CANCELLED),
+        (
+            {"upload_idle_seconds": 600, "max_connection_age_seconds": 0.5, "max_connection_age_grace_seconds": 0.5},
+            grpc.StatusCode.UNAVAILABLE,
+        ),
+    ],
+    ids=["upload-idle-timeout", "max-connection-age"],
+)
+def test_a_client_stalling_mid_upload_without_deadline_is_cut_off_and_frees_its_worker(
+    serve: ServeFactory, settings: dict[str, float], code: grpc.StatusCode
+) -> None:
+    server = serve(workers=1, **settings)
+    release = threading.Event()
+    with grpc.insecure_channel(server.address) as channel, ChokepointClient(server.address, timeout=30) as client:
+        stalled = _stalled_import(graph_pb2_grpc.GraphServiceStub(channel), release)
+        try:
+            with pytest.raises(grpc.RpcError) as caught:
+                stalled.result(timeout=60)
+            assert caught.value.code() == code
+            # The only worker is free again, and nothing was imported.
+            assert client.graph_stats().graph_version == 0
+        finally:
+            release.set()
+
+
+STALLING_CLIENT = """
+import sys, threading
+import grpc
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc
+
+def chunks():
+    yield graph_pb2.ImportGraphRequest(
+        file=graph_pb2.GRAPH_FILE_COMPANIES, format=graph_pb2.FILE_FORMAT_CSV, data=b"company_id,name,country\\n"
+    )
+    print("sent", flush=True)
+    threading.Event().wait()
+
+channel = grpc.insecure_channel(sys.argv[1])
+graph_pb2_grpc.GraphServiceStub(channel).ImportGraph.future(chunks())
+threading.Event().wait()
+"""
+
+
+def test_a_client_frozen_mid_upload_is_found_dead_by_keepalive_and_its_call_ended(
+    serve: ServeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The peer's process is stopped (SIGSTOP): its TCP connection stays open but no HTTP/2 ping is answered."""
+    caplog.set_level(logging.INFO, logger="chokepoint.rpc")
+    server = serve(workers=1, upload_idle_seconds=600, keepalive_seconds=0.3, keepalive_timeout_seconds=0.3)
+    frozen = subprocess.Popen(
+        [sys.executable, "-c", STALLING_CLIENT, server.address], cwd=REPO, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert frozen.stdout is not None
+        assert frozen.stdout.readline().strip() == "sent"
+        frozen.send_signal(signal.SIGSTOP)
+        with server.client() as client:
+            assert client.graph_stats().graph_version == 0  # waits for the one worker, which keepalive frees
+        assert any("ImportGraph stopped" in record.getMessage() for record in caplog.records)
+    finally:
+        frozen.kill()
+        frozen.communicate(timeout=60)
