@@ -91,7 +91,7 @@ def measure_engine(generated: GeneratedGraph, *, on: date) -> EngineFigures:
         reuse[name] = statistics.median(
             _timed(partial(score_graph, graph, policy, on=on, reuse=base)) for _ in range(RUNS)
         )
-        _check_same(score_graph(graph, policy, on=on), score_graph(graph, policy, on=on, reuse=base), name)
+        _check_same(score_graph(graph, policy, on=on), score_graph(graph, policy, on=on, reuse=base), base, name)
     return EngineFigures(graph.company_count, graph.link_count, build_s, first, statistics.median(runs), full, reuse)
 
 
@@ -146,7 +146,10 @@ def _disruption_inputs(graph: Graph, policy: PolicySet, *, on: date) -> tuple[np
     return hazard, scores.links["damping"].to_numpy() * (1.0 - hazard), input_shares(graph)
 
 
-def _check_same(full: Scores, reused: Scores, name: str) -> None:
+def _check_same(full: Scores, reused: Scores, base: Scores, name: str) -> None:
+    if full.companies.equals(base.companies):
+        msg = f"what-if {name} changes nothing on this date: pick a date where its measure is in force"
+        raise AssertionError(msg)
     difference = (
         np.abs(full.companies["disruption"].to_numpy() - reused.companies["disruption"].to_numpy()).max()
         + np.abs(full.companies["tariff_cost"].to_numpy() - reused.companies["tariff_cost"].to_numpy()).max()

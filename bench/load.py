@@ -20,7 +20,7 @@ import numpy as np
 from client.client import ChokepointClient, SupplyLink
 from client.errors import ClientError
 
-AS_OF = "2026-01-15"
+AS_OF = "2026-03-16"  # the Section 122 surcharge and the rare-earth suspension both in force
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ date, overrides), and per-query look-through origins per (graph version, company
 
 Keys carry the versions they depend on: any graph write changes the graph version and any scenario write the
 policy version, so a stale entry can never be returned; old entries simply age out of the LRU. Concurrent requests
-for the same key compute it once.
+for the same key compute it once; a computation that raises (a caller gave up) caches nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +34,11 @@ class LruCache(Generic[K, V]):
     def __len__(self) -> int:
         with self._lock:
             return len(self._entries)
+
+    def latest(self, match: Callable[[V], bool]) -> V | None:
+        """The most recently used entry satisfying `match`, if any; it counts as neither a hit nor a use."""
+        with self._lock:
+            return next((value for value in reversed(self._entries.values()) if match(value)), None)
 
     def get(self, key: K, compute: Callable[[], V], *, check: Check = never_cancelled) -> V:
         """The entry for `key`, computing it if missing. A caller waiting for another's computation of the same key

@@ -59,23 +59,23 @@ def find_chokepoints(
     check()
     dominators = _dominators(network, root)
     check()
-    flow = _flow(upstream, buyers, suppliers, root, removed=None)
-    ranked = sorted(
-        ((share, node) for node, share in flow.items() if node != root), key=lambda item: (-item[0], item[1])
-    )
-    countries = graph.companies["country"].to_numpy()
-    reached = _source_share(upstream, buyers, suppliers, root, removed=None)
+    flows = _Flows(upstream, buyers, suppliers, root)
+    flow = flows.through(blocked=None)
+    order = np.lexsort((flows.nodes, -flow))  # largest share first, then by company
+    ranked = [(int(flows.nodes[i]), float(flow[i])) for i in order if flows.nodes[i] != root and flow[i] > 0]
+    reached = flows.at_sources(flow)
+    node_country = graph.companies["country"].to_numpy()[flows.nodes]
+    is_root = flows.nodes == root
     by_country = []
-    for country in sorted({countries[node] for node in network.nodes if node not in (root, SOURCES)}):
+    for country in np.unique(node_country[~is_root]).tolist():
         check()
-        members = {node for node in network.nodes if node not in (root, SOURCES) and countries[node] == country}
-        avoided = _source_share(upstream, buyers, suppliers, root, removed=members)
-        by_country.append((country, 1.0 - avoided / reached if reached > 0 else 0.0))
+        avoided = flows.at_sources(flows.through(blocked=(node_country == country) & ~is_root))
+        by_country.append((str(country), 1.0 - avoided / reached if reached > 0 else 0.0))
     by_country.sort(key=lambda item: (-item[1], item[0]))
     return Chokepoints(
         material=material,
         dominators=dominators,
-        pass_through=[(node, share) for share, node in ranked[:top]],
+        pass_through=ranked[:top],
         countries=[(country, share) for country, share in by_country[:top] if share > 1e-12],
         upstream_links=int(upstream.rows.size),
     )
@@ -91,36 +91,34 @@ def _dominators(network: nx.DiGraph, root: int) -> list[int]:
     return chain[::-1]
 
 
-def _flow(
-    upstream: Upstream, buyers: np.ndarray, suppliers: np.ndarray, root: int, *, removed: set[int] | None
-) -> dict[int, float]:
-    """F per company: the share of root's (material) input value flowing through it.
+class _Flows:
+    """F per company of the upstream graph: the share of root's (material) input value flowing through it.
 
     Iterates F = e_root + A^T F over the upstream links (A[t, s] = share of t's inputs bought from s), as many times
     as the upstream graph is deep, so every path is counted once on acyclic graphs; cycles are capped at 1.
+    Blocking companies (a country's) removes every link into or out of them: they get no flow and pass none.
     """
-    nodes = np.unique(np.concatenate([buyers, suppliers, [root]]))
-    slot_of_buyer = np.searchsorted(nodes, buyers)
-    slot_of_supplier = np.searchsorted(nodes, suppliers)
-    keep = np.ones(buyers.size, dtype=bool)
-    if removed:
-        blocked = np.isin(nodes, list(removed))
-        keep = ~blocked[slot_of_buyer] & ~blocked[slot_of_supplier]
-    matrix = sp.csr_array(
-        (upstream.share[keep], (slot_of_supplier[keep], slot_of_buyer[keep])), shape=(nodes.size, nodes.size)
-    )
-    seed = np.zeros(nodes.size)
-    seed[np.searchsorted(nodes, root)] = 1.0
-    flow = seed.copy()
-    for _ in range(int(upstream.depth.max(initial=0)) + 1):
-        flow = np.minimum(1.0, seed + matrix @ flow)
-    return {int(node): float(share) for node, share in zip(nodes, flow, strict=True) if share > 0}
 
+    def __init__(self, upstream: Upstream, buyers: np.ndarray, suppliers: np.ndarray, root: int) -> None:
+        self.nodes = np.unique(np.concatenate([buyers, suppliers, [root]]))
+        slot_of_buyer = np.searchsorted(self.nodes, buyers)
+        slot_of_supplier = np.searchsorted(self.nodes, suppliers)
+        size = self.nodes.size
+        self._matrix = sp.csr_array((upstream.share, (slot_of_supplier, slot_of_buyer)), shape=(size, size))
+        self._seed = np.zeros(size)
+        self._seed[np.searchsorted(self.nodes, root)] = 1.0
+        self._rounds = int(upstream.depth.max(initial=0)) + 1
+        # Sources of supply: companies nothing is bought from inside the upstream graph.
+        self._sources = ~np.isin(self.nodes, buyers) & np.isin(self.nodes, suppliers)
 
-def _source_share(
-    upstream: Upstream, buyers: np.ndarray, suppliers: np.ndarray, root: int, *, removed: set[int] | None
-) -> float:
-    """The share of root's flow arriving at sources (companies with no inbound supply upstream)."""
-    flow = _flow(upstream, buyers, suppliers, root, removed=removed)
-    sources = set(suppliers.tolist()) - set(buyers.tolist())
-    return sum(share for node, share in flow.items() if node in sources)
+    def through(self, *, blocked: np.ndarray | None) -> np.ndarray:
+        flow = self._seed.copy()
+        for _ in range(self._rounds):
+            flow = np.minimum(1.0, self._seed + self._matrix @ flow)
+            if blocked is not None:
+                flow[blocked] = 0.0
+        return flow
+
+    def at_sources(self, flow: np.ndarray) -> float:
+        """The share of root's flow arriving at sources of supply."""
+        return float(flow[self._sources].sum())

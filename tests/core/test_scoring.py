@@ -45,6 +45,7 @@ from server.core.seeding import open_policy_store, open_store
 from server.core.validation import RowSource, validate_companies, validate_links
 
 DAY = date(2025, 6, 1)
+DAY_2026 = date(2026, 3, 16)  # the Section 122 surcharge and the rare-earth suspension both in force
 SINCE_2020 = Validity(date(2020, 1, 1))
 TAXONOMY = pl.DataFrame(
     {
@@ -953,3 +954,44 @@ def test_link_policy_matches_evaluate_shipment_on_the_default_graph(
             control_country,
             tariff_ids,
         ), key
+
+
+# --- What-ifs reusing a base scenario's scores ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("what_if", "reused"),
+    [
+        ("section-122-at-15pct", "disruption"),  # a tariff rate changes: the export-control side is reused
+        ("rare-earth-suspension-lapses", "tariff"),  # a control's suspension changes: the tariff side is reused
+        ("cn-rare-earth-ban-all", "tariff"),
+    ],
+)
+def test_a_what_if_reusing_the_base_scores_gives_the_same_numbers_and_skips_the_unchanged_side(
+    default_graph: Graph, what_if: str, reused: str, tmp_path: Path
+) -> None:
+    policy_store = open_policy_store(tmp_path)
+    base = score_graph(default_graph, policy_store.book.resolve("current"), on=DAY_2026)
+    policy = policy_store.book.resolve(what_if)
+    policy_store.close()
+    fresh = score_graph(default_graph, policy, on=DAY_2026)
+    reusing = score_graph(default_graph, policy, on=DAY_2026, reuse=base)
+    assert_frame_equal(fresh.companies, reusing.companies, check_exact=False, rel_tol=1e-12, abs_tol=1e-15)
+    assert_frame_equal(fresh.by_material, reusing.by_material)
+    assert_frame_equal(fresh.by_country, reusing.by_country)
+    assert not fresh.companies.equals(base.companies)  # the what-if does change something
+    if reused == "disruption":
+        assert reusing.by_material is base.by_material
+        assert reusing.companies["disruption"].equals(base.companies["disruption"])
+    else:
+        assert reusing.companies["tariff_cost"].equals(base.companies["tariff_cost"])
+        assert reusing.by_material is not base.by_material
+
+
+def test_scores_of_another_graph_version_are_never_reused(default_graph: Graph, tmp_path: Path) -> None:
+    policy_store = open_policy_store(tmp_path)
+    policy = policy_store.book.resolve("current")
+    policy_store.close()
+    base = score_graph(default_graph, policy, on=DAY_2026)
+    other = replace(base, graph_version=default_graph.version + 1)
+    assert score_graph(default_graph, policy, on=DAY_2026, reuse=other).by_material is not other.by_material
