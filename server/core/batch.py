@@ -136,14 +136,20 @@ def validate_rows(raw: pl.DataFrame, *, first_row: int, buyer_country: str) -> t
     return good, sorted(errors, key=lambda error: (error.row, BATCH_COLUMNS.index(error.column)))
 
 
-def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
-    """Adds `supplier_idx` (null when unmatched) and `match` (`id`, `name+country` or `unmatched`)."""
-    by_id = graph.companies.select(pl.col("company_id").alias("supplier_id"), pl.col("idx").alias("_by_id"))
-    by_name = graph.companies.select(
+def _companies_by_name(graph: Graph) -> pl.DataFrame:
+    """(normalised name, country) -> the first company with them; derived once per graph version, since
+    normalising every name of a large graph costs more than scoring a batch of rows."""
+    return graph.companies.select(
         normalise_name(pl.col("name")).alias("_name"),
         pl.col("country").alias("_country"),
         pl.col("idx").alias("_by_name"),
-    ).unique(["_name", "_country"], keep="first")
+    ).unique(["_name", "_country"], keep="first", maintain_order=True)
+
+
+def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
+    """Adds `supplier_idx` (null when unmatched) and `match` (`id`, `name+country` or `unmatched`)."""
+    by_id = graph.companies.select(pl.col("company_id").alias("supplier_id"), pl.col("idx").alias("_by_id"))
+    by_name = graph.derived("companies_by_name", _companies_by_name)
     matched = (
         rows.with_columns(normalise_name(pl.col("supplier_name")).alias("_name"), pl.col("country").alias("_country"))
         .join(by_id, on="supplier_id", how="left", maintain_order="left")
