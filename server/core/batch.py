@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph
+from server.core.graph import INDEX, Graph
 from server.core.link_policy import evaluate_signatures
 from server.core.lookthrough import origin_shares
 from server.core.policy import PolicySet
@@ -147,14 +147,21 @@ def _companies_by_name(graph: Graph) -> pl.DataFrame:
 
 
 def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
-    """Adds `supplier_idx` (null when unmatched) and `match` (`id`, `name+country` or `unmatched`)."""
-    by_id = graph.companies.select(pl.col("company_id").alias("supplier_id"), pl.col("idx").alias("_by_id"))
-    by_name = graph.derived("companies_by_name", _companies_by_name)
-    matched = (
-        rows.with_columns(normalise_name(pl.col("supplier_name")).alias("_name"), pl.col("country").alias("_country"))
-        .join(by_id, on="supplier_id", how="left", maintain_order="left")
-        .join(by_name, on=["_name", "_country"], how="left", maintain_order="left")
-    )
+    """Adds `supplier_idx` (null when unmatched) and `match` (`id`, `name+country` or `unmatched`).
+
+    Ids are found by binary search in the graph's sorted ids; only rows left unmatched that carry a name are joined
+    against the (name, country) index, so a batch costs its own size, not the graph's."""
+    by_id = _positions_of(graph.companies["company_id"], rows["supplier_id"])
+    matched = rows.with_columns(by_id.alias("_by_id"), pl.lit(None, dtype=INDEX).alias("_by_name"))
+    by_name_needed = matched["_by_id"].is_null() & matched["supplier_name"].is_not_null()
+    if by_name_needed.any():
+        by_name = graph.derived("companies_by_name", _companies_by_name)
+        named = (
+            matched.select(normalise_name(pl.col("supplier_name")).alias("_name"), pl.col("country").alias("_country"))
+            .join(by_name, on=["_name", "_country"], how="left", maintain_order="left")
+            .get_column("_by_name")
+        )
+        matched = matched.with_columns(named.cast(INDEX).alias("_by_name"))
     return matched.with_columns(
         pl.coalesce("_by_id", "_by_name").alias("supplier_idx"),
         pl.when(pl.col("_by_id").is_not_null())
@@ -163,23 +170,29 @@ def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
         .then(pl.lit("name+country"))
         .otherwise(pl.lit("unmatched"))
         .alias("match"),
-    ).drop("_name", "_country", "_by_id", "_by_name")
+    ).drop("_by_id", "_by_name")
+
+
+def _positions_of(sorted_ids: pl.Series, wanted: pl.Series) -> pl.Series:
+    """The position of each wanted id in `sorted_ids` (null when absent or null)."""
+    if sorted_ids.is_empty():
+        return pl.Series("_by_id", [None] * wanted.len(), dtype=INDEX)
+    position = sorted_ids.search_sorted(wanted, side="left").clip(upper_bound=sorted_ids.len() - 1)
+    found = (sorted_ids.gather(position) == wanted).fill_null(value=False)
+    return pl.select(pl.when(found).then(position.cast(INDEX)).otherwise(None).alias("_by_id")).to_series()
 
 
 def score_rows(
     graph: Graph, scores: Scores, rows: pl.DataFrame, policy: PolicySet, *, taxonomy: pl.DataFrame, on: date
 ) -> pl.DataFrame:
     """Matched rows scored: hazard, duty, row disruption and duty cost, dollar impact, the measures behind them."""
-    companies = graph.companies.select(
-        pl.col("idx").alias("supplier_idx"),
-        pl.col("company_id").alias("matched_company_id"),
-        pl.col("country").alias("_company_country"),
-    )
-    exposure = scores.companies.select(
-        pl.col("idx").alias("supplier_idx"), pl.col("disruption").alias("_x"), pl.col("tariff_cost").alias("_c")
-    )
-    rows = rows.join(companies, on="supplier_idx", how="left", maintain_order="left").join(
-        exposure, on="supplier_idx", how="left", maintain_order="left"
+    # Row i of the companies and score tables is company idx i: gathers, not joins against million-row tables.
+    supplier = rows["supplier_idx"]
+    rows = rows.with_columns(
+        graph.companies["company_id"].gather(supplier).alias("matched_company_id"),
+        graph.companies["country"].gather(supplier).alias("_company_country"),
+        scores.companies["disruption"].gather(supplier).alias("_x"),
+        scores.companies["tariff_cost"].gather(supplier).alias("_c"),
     )
     shipping = pl.coalesce("_company_country", "country")
     signatures = rows.select(
