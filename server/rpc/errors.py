@@ -28,6 +28,7 @@ from server.core.errors import (
     ResourceExhaustedError,
     StoreCorruptError,
 )
+from server.rpc.handlers import replace_behaviour
 
 ERROR_DOMAIN = "chokepoint.dev"
 STATUS_BY_ERROR: dict[type[ChokepointError], grpc.StatusCode] = {
@@ -102,30 +103,8 @@ class ErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         if handler is None:
             return None
         method = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                _guard_unary(handler.unary_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream(handler.unary_stream, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                _guard_unary(handler.stream_unary, method),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        assert handler.stream_stream is not None  # one of the four is always set
-        return grpc.stream_stream_rpc_method_handler(
-            _guard_stream(handler.stream_stream, method),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        guard = _guard_stream if handler.response_streaming else _guard_unary
+        return replace_behaviour(handler, lambda behaviour: guard(behaviour, method))
 
 
 def _guard_unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Callable[..., Any]:
