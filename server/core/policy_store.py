@@ -11,6 +11,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
+from server.core.applied_requests import SCHEMA as APPLIED_REQUESTS_SCHEMA
+from server.core.applied_requests import record_result, recorded_result
 from server.core.errors import (
     AlreadyExistsError,
     FailedPreconditionError,
@@ -25,9 +27,6 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scenarios (name TEXT PRIMARY KEY, definition TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS policy_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO policy_meta VALUES ('revision', '0');
-CREATE TABLE IF NOT EXISTS applied_requests (
-    request_id TEXT PRIMARY KEY, method TEXT NOT NULL, result TEXT NOT NULL
-) WITHOUT ROWID;
 """
 
 
@@ -47,7 +46,7 @@ class PolicyStore:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
             return cls(connection, library, built_ins)
         except sqlite3.DatabaseError as error:
             msg = f"store {path} is unreadable ({error}); restore it from a backup or move it aside"
@@ -73,7 +72,7 @@ class PolicyStore:
         """Store a new user scenario; returns the policy version. A `request_id` seen before answers as the first
         time (the graph store's rule), so a retried write applies once."""
         with self._lock:
-            if replay := self._replay(request_id, "CreateScenario"):
+            if replay := recorded_result(self._connection, request_id, "CreateScenario"):
                 return replay
             if scenario.name in self._book.scenarios:
                 if self._book.scenarios[scenario.name].built_in:
@@ -89,7 +88,7 @@ class PolicyStore:
 
     def update(self, scenario: Scenario, *, request_id: str = "") -> str:
         with self._lock:
-            if replay := self._replay(request_id, "UpdateScenario"):
+            if replay := recorded_result(self._connection, request_id, "UpdateScenario"):
                 return replay
             self._book.get(scenario.name)
             self._book.check_new(scenario)
@@ -101,7 +100,7 @@ class PolicyStore:
 
     def delete(self, name: str, *, request_id: str = "") -> str:
         with self._lock:
-            if replay := self._replay(request_id, "DeleteScenario"):
+            if replay := recorded_result(self._connection, request_id, "DeleteScenario"):
                 return replay
             scenario = self._book.get(name)
             if scenario.built_in:
@@ -113,20 +112,6 @@ class PolicyStore:
                 raise FailedPreconditionError(msg, reason="SCENARIO_IN_USE")
             return self._commit("DELETE FROM scenarios WHERE name = ?", (name,), request=(request_id, "DeleteScenario"))
 
-    def _replay(self, request_id: str, method: str) -> str:
-        """The policy version a write with this `request_id` produced, or "" when it is new."""
-        if not request_id:
-            return ""
-        row = self._connection.execute(
-            "SELECT method, result FROM applied_requests WHERE request_id = ?", (request_id,)
-        ).fetchone()
-        if row is None:
-            return ""
-        if row[0] != method:
-            msg = f"request_id: {request_id!r} was already used by {row[0]}"
-            raise InvalidArgumentError(msg, reason="REQUEST_ID_REUSED")
-        return str(row[1])
-
     def _commit(self, statement: str, parameters: tuple[str, ...], *, request: tuple[str, str]) -> str:
         request_id, method = request
         cursor = self._connection.cursor()
@@ -135,9 +120,7 @@ class PolicyStore:
             cursor.execute(statement, parameters)
             cursor.execute("UPDATE policy_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
             book, revision = self._load(cursor)
-            if request_id:
-                version = f"{self._library.version}.{revision}"
-                cursor.execute("INSERT INTO applied_requests VALUES (?, ?, ?)", (request_id, method, version))
+            record_result(cursor, request_id, method, f"{self._library.version}.{revision}")
         except BaseException:
             cursor.execute("ROLLBACK")
             raise

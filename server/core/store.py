@@ -21,6 +21,8 @@ from pathlib import Path
 import polars as pl
 
 from server.core import edits
+from server.core.applied_requests import SCHEMA as APPLIED_REQUESTS_SCHEMA
+from server.core.applied_requests import record_result, recorded_result
 from server.core.cancellation import Check, never_cancelled
 from server.core.errors import (
     FailedPreconditionError,
@@ -48,9 +50,6 @@ CREATE TABLE IF NOT EXISTS links (
     supplier_id TEXT NOT NULL, buyer_id TEXT NOT NULL, hs_code TEXT NOT NULL, annual_value_usd REAL NOT NULL,
     origin_country TEXT, route TEXT NOT NULL, tags TEXT NOT NULL,
     PRIMARY KEY (supplier_id, buyer_id, hs_code)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS applied_requests (
-    request_id TEXT PRIMARY KEY, method TEXT NOT NULL, result TEXT NOT NULL
 ) WITHOUT ROWID;
 """
 
@@ -111,7 +110,7 @@ class GraphStore:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            connection.executescript(_SCHEMA)
+            connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
             connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
             connection.execute("INSERT OR IGNORE INTO meta VALUES ('graph_version', '0')")
             graph = _load_graph(connection, taxonomy)
@@ -230,10 +229,9 @@ class GraphStore:
         check: Check = never_cancelled,
     ) -> WriteResult:
         with self._lock, self._transaction() as cursor:
-            if request_id:
-                replay = _applied_result(cursor, request_id, method)
-                if replay is not None:
-                    return replay
+            replay = recorded_result(cursor, request_id, method)
+            if replay is not None:
+                return WriteResult(**json.loads(replay))
             graph = self._graph
             edit = apply(graph, cursor)
             _refuse_growth_past(bounds, graph, edit, method=method)
@@ -248,10 +246,7 @@ class GraphStore:
                 deleted_links=edit.deleted_links,
             )
             cursor.execute("UPDATE meta SET value = ? WHERE key = 'graph_version'", (str(version),))
-            if request_id:
-                cursor.execute(
-                    "INSERT INTO applied_requests VALUES (?, ?, ?)", (request_id, method, json.dumps(asdict(result)))
-                )
+            record_result(cursor, request_id, method, json.dumps(asdict(result)))
             next_graph = build_graph(edit.companies, edit.links, version=version, taxonomy=self._taxonomy)
         # Committed: only now does anyone see the new version.
         self._graph = next_graph
@@ -290,7 +285,7 @@ def _create(path: Path) -> None:
     connection = sqlite3.connect(staging, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=DELETE")
-        connection.executescript(_SCHEMA)
+        connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
         connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         connection.execute("INSERT INTO meta VALUES ('graph_version', '0')")
     finally:
@@ -329,13 +324,3 @@ def _insert(cursor: sqlite3.Cursor, table: str, columns: tuple[str, ...], rows: 
     placeholders = ", ".join("?" for _ in columns)
     statement = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({placeholders})"  # noqa: S608
     cursor.executemany(statement, join_multi(rows.select(columns)).iter_rows())
-
-
-def _applied_result(cursor: sqlite3.Cursor, request_id: str, method: str) -> WriteResult | None:
-    row = cursor.execute("SELECT method, result FROM applied_requests WHERE request_id = ?", (request_id,)).fetchone()
-    if row is None:
-        return None
-    if row[0] != method:
-        msg = f"request_id: {request_id!r} was already used by {row[0]}"
-        raise InvalidArgumentError(msg, reason="REQUEST_ID_REUSED")
-    return WriteResult(**json.loads(row[1]))
