@@ -125,16 +125,14 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
     if not nodes.size:
         return remainder, True
     sub = matrix[nodes][:, nodes]
-    # CSR for GMRES's products (row-major is twice as fast here as CSC); SuperLU takes CSC.
-    operator = (sp.identity(nodes.size, format="csr") - sub).tocsr()
-    factor_form = operator.tocsc() if nodes.size <= DIRECT_SOLVE_LIMIT else None
+    operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
     for column in range(term.shape[1]):
         check()
         rhs = right[nodes, column]
         if not rhs.any():
             continue
-        if factor_form is not None:
-            solved = spla.spsolve(factor_form, rhs)
+        if nodes.size <= DIRECT_SOLVE_LIMIT:
+            solved = spla.spsolve(operator, rhs)
         else:
             # Large systems: GMRES (no breakdown on nonsingular systems, unlike BiCGSTAB), checked by its residual.
             solved, _ = spla.gmres(operator, rhs, rtol=1e-12, atol=TOLERANCE, restart=60, maxiter=200)

@@ -113,21 +113,17 @@ def score_graph(
     if base is not None and _same_inputs(
         base.links, hazard=hazard, damping=link_damping, control_country=control_country
     ):
-        disruption = _stored(base.companies, "disruption")
+        disruption = _stored(base.companies, "disruption", converged=base.disruption_converged)
         by_material, material_rows = base.by_material, base.material_rows
         by_country, country_rows = base.by_country, base.country_rows
-        disruption_converged = base.disruption_converged
     else:
         disruption, by_material, material_rows, by_country, country_rows = _disruption_family(
             graph, hazard, link_damping * (1.0 - hazard), control_country, shares=shares, check=check
         )
-        disruption_converged = disruption.converged
     if base is not None and _same_inputs(base.links, tariff_rate=rate, pass_through=carry_through):
-        tariff = _stored(base.companies, "tariff")
-        tariff_converged = base.tariff_converged
+        tariff = _stored(base.companies, "tariff", converged=base.tariff_converged)
     else:
         tariff = propagate(graph, rate, carry_through, shares=shares, check=check)
-        tariff_converged = tariff.converged
     check()
     spend = np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
     score = 100.0 * (
@@ -163,8 +159,8 @@ def score_graph(
         links,
         graph.version,
         on,
-        disruption_converged=disruption_converged,
-        tariff_converged=tariff_converged,
+        disruption_converged=disruption.converged,
+        tariff_converged=tariff.converged,
     )
 
 
@@ -242,17 +238,20 @@ def _same_inputs(links: pl.DataFrame, **columns: np.ndarray | pl.Series) -> bool
     return True
 
 
-def _stored(companies: pl.DataFrame, component: str) -> Propagation:
-    """A component's total and tiers as stored in a score table (`tariff` uses the `tariff_` prefix)."""
-    prefix = "disruption" if component == "disruption" else "tariff"
-    total = companies["disruption" if component == "disruption" else "tariff_cost"].to_numpy()
+# Where a component sits in the score table: its total column and the prefix of its tier columns.
+_COMPONENT_COLUMNS = {"disruption": ("disruption", "disruption"), "tariff": ("tariff_cost", "tariff")}
+
+
+def _stored(companies: pl.DataFrame, component: str, *, converged: bool) -> Propagation:
+    """A component as stored in a score table (`tiers_used` is not stored: 0)."""
+    total, tiers = _COMPONENT_COLUMNS[component]
     return Propagation(
-        total,
-        companies[f"{prefix}_tier1"].to_numpy(),
-        companies[f"{prefix}_tier2"].to_numpy(),
-        companies[f"{prefix}_tier3_plus"].to_numpy(),
+        companies[total].to_numpy(),
+        companies[f"{tiers}_tier1"].to_numpy(),
+        companies[f"{tiers}_tier2"].to_numpy(),
+        companies[f"{tiers}_tier3_plus"].to_numpy(),
         0,
-        True,
+        converged,
     )
 
 
