@@ -62,7 +62,8 @@ def find_chokepoints(
     flows = _Flows(upstream, buyers, suppliers, root)
     flow = flows.through(blocked=None)
     order = np.lexsort((flows.nodes, -flow))  # largest share first, then by company
-    ranked = [(int(flows.nodes[i]), float(flow[i])) for i in order if flows.nodes[i] != root and flow[i] > 0]
+    order = order[(flows.nodes[order] != root) & (flow[order] > 0)][:top]
+    ranked = [(int(flows.nodes[i]), float(flow[i])) for i in order]
     reached = flows.at_sources(flow)
     node_country = graph.companies["country"].to_numpy()[flows.nodes]
     is_root = flows.nodes == root
@@ -75,7 +76,7 @@ def find_chokepoints(
     return Chokepoints(
         material=material,
         dominators=dominators,
-        pass_through=ranked[:top],
+        pass_through=ranked,
         countries=[(country, share) for country, share in by_country[:top] if share > 1e-12],
         upstream_links=int(upstream.rows.size),
     )

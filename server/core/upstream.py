@@ -33,27 +33,37 @@ def collect_upstream(
     `check` runs per tier."""
     suppliers = graph.supplier_array
     values = graph.value_array
-    seen = {root}
-    frontier = [root]
+    seen = np.zeros(graph.company_count, dtype=bool)
+    seen[root] = True
+    frontier = np.array([root])
     rows: list[np.ndarray] = []
     depths: list[np.ndarray] = []
     for depth in range(1, max_depth + 1):
-        if not frontier:
+        if not frontier.size:
             break
         check()
-        level = np.concatenate(
-            [np.arange(graph.inbound_indptr[b], graph.inbound_indptr[b + 1]) for b in frontier]
-        ).astype(np.int64)
+        level = _ranges(graph.inbound_indptr[frontier], graph.inbound_indptr[frontier + 1])
         if material is not None and level.size:
             level = level[graph.carries(material)[level]]
         rows.append(level)
         depths.append(np.full(level.size, depth))
         if sum(part.size for part in rows) > MAX_LINKS:
             break
-        frontier = [s for s in dict.fromkeys(suppliers[level].tolist()) if s not in seen]
-        seen.update(frontier)
+        reached = suppliers[level]
+        _, first = np.unique(reached, return_index=True)
+        frontier = reached[np.sort(first)]  # each supplier once, in the order first reached
+        frontier = frontier[~seen[frontier]]
+        seen[frontier] = True
     all_rows = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
     _, buyer_slot = np.unique(graph.buyer_array[all_rows], return_inverse=True)
     denominators = np.bincount(buyer_slot, weights=values[all_rows])[buyer_slot] if all_rows.size else np.zeros(0)
     share = np.divide(values[all_rows], denominators, out=np.zeros(all_rows.size), where=denominators > 0)
     return Upstream(root, all_rows, np.concatenate(depths) if depths else np.zeros(0, dtype=np.int64), share, material)
+
+
+def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of `arange(start, end)` for each pair, without a Python loop."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    before = np.cumsum(lengths) - lengths
+    return (np.repeat(starts - before, lengths) + np.arange(total)).astype(np.int64)
