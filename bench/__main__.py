@@ -14,7 +14,7 @@ import tempfile
 from datetime import date
 from pathlib import Path
 
-from bench.engine import measure_engine, measure_networkx
+from bench.engine import build_timed, measure_engine, measure_networkx, scenario_book
 from bench.load import AS_OF
 from bench.report import render
 from bench.service import measure_service
@@ -33,13 +33,17 @@ def main() -> int:
     sizes = sorted(args.companies)
     engine, service = [], []
     networkx = None
+    book = scenario_book()
     with tempfile.TemporaryDirectory(prefix="chokepoint-bench-") as directory:
         for size in sizes:
             generated = generate_graph(companies=size, seed=args.seed)
             print(f"{size:,} companies, {generated.links.height:,} links", file=sys.stderr, flush=True)
-            engine.append(measure_engine(generated, on=on))
+            graph, build_s = build_timed(generated)
+            figures, current = measure_engine(graph, build_s=build_s, book=book, on=on)
+            engine.append(figures)
             if size == sizes[0] and not args.no_networkx:
-                networkx = measure_networkx(generated, on=on)
+                networkx = measure_networkx(graph, current)
+            del graph, current
             gc.collect()
             service.append(measure_service(generated, workdir=Path(directory), with_mixed_load=size == sizes[0]))
             del generated

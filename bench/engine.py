@@ -22,7 +22,6 @@ import numpy as np
 
 from graphs.generate import GeneratedGraph
 from server.core.graph import Graph, build_graph
-from server.core.policy import PolicySet
 from server.core.propagation import TOLERANCE, input_shares, propagate
 from server.core.scenarios import ScenarioBook
 from server.core.scores import Scores, score_graph
@@ -74,32 +73,33 @@ def scenario_book() -> ScenarioBook:
     return book
 
 
-def measure_engine(generated: GeneratedGraph, *, on: date) -> EngineFigures:
+def build_timed(generated: GeneratedGraph) -> tuple[Graph, float]:
     started = time.perf_counter()
     graph = build(generated)
-    build_s = time.perf_counter() - started
-    book = scenario_book()
+    return graph, time.perf_counter() - started
+
+
+def measure_engine(graph: Graph, *, build_s: float, book: ScenarioBook, on: date) -> tuple[EngineFigures, Scores]:
+    """The figures, and the `current` scores (the NetworkX comparison takes its hazards from them)."""
     current = book.resolve("current")
-    first = _timed(lambda: score_graph(graph, current, on=on))
-    runs = [_timed(lambda: score_graph(graph, current, on=on)) for _ in range(RUNS)]
-    base = score_graph(graph, current, on=on)
+    first, _ = _run(partial(score_graph, graph, current, on=on))
+    score_s, base = _median_run(partial(score_graph, graph, current, on=on))
     full: dict[str, float] = {}
     reuse: dict[str, float] = {}
     for name in WHAT_IFS:
         policy = book.resolve(name)
-        full[name] = statistics.median(_timed(partial(score_graph, graph, policy, on=on)) for _ in range(RUNS))
-        reuse[name] = statistics.median(
-            _timed(partial(score_graph, graph, policy, on=on, reuse=base)) for _ in range(RUNS)
-        )
-        _check_same(score_graph(graph, policy, on=on), score_graph(graph, policy, on=on, reuse=base), base, name)
-    return EngineFigures(graph.company_count, graph.link_count, build_s, first, statistics.median(runs), full, reuse)
+        full[name], fresh = _median_run(partial(score_graph, graph, policy, on=on))
+        reuse[name], reusing = _median_run(partial(score_graph, graph, policy, on=on, reuse=base))
+        _check_same(fresh, reusing, base, name)
+    figures = EngineFigures(graph.company_count, graph.link_count, build_s, first, score_s, full, reuse)
+    return figures, base
 
 
-def measure_networkx(generated: GeneratedGraph, *, on: date) -> NetworkxFigures:
-    """Disruption X only, both ways, on the same links, hazards and carries (those of `current` on `on`)."""
-    graph = build(generated)
-    policy = scenario_book().resolve("current")
-    hazard, carry, shares = _disruption_inputs(graph, policy, on=on)
+def measure_networkx(graph: Graph, current: Scores) -> NetworkxFigures:
+    """Disruption X only, both ways, on the same links, hazards and carries (those of the `current` scores)."""
+    hazard = current.links["hazard"].to_numpy()
+    carry = current.links["damping"].to_numpy() * (1.0 - hazard)
+    shares = input_shares(graph)
     started = time.perf_counter()
     engine = propagate(graph, hazard, carry, shares=shares).total
     engine_s = time.perf_counter() - started
@@ -140,12 +140,6 @@ def networkx_disruption(
     return np.array([exposure[node] for node in range(graph.company_count)]), sweeps
 
 
-def _disruption_inputs(graph: Graph, policy: PolicySet, *, on: date) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    scores = score_graph(graph, policy, on=on)
-    hazard = scores.links["hazard"].to_numpy()
-    return hazard, scores.links["damping"].to_numpy() * (1.0 - hazard), input_shares(graph)
-
-
 def _check_same(full: Scores, reused: Scores, base: Scores, name: str) -> None:
     if full.companies.equals(base.companies):
         msg = f"what-if {name} changes nothing on this date: pick a date where its measure is in force"
@@ -159,7 +153,13 @@ def _check_same(full: Scores, reused: Scores, base: Scores, name: str) -> None:
         raise AssertionError(msg)
 
 
-def _timed(call: Callable[[], object]) -> float:
+def _run(call: Callable[[], Scores]) -> tuple[float, Scores]:
     started = time.perf_counter()
-    call()
-    return time.perf_counter() - started
+    result = call()
+    return time.perf_counter() - started, result
+
+
+def _median_run(call: Callable[[], Scores]) -> tuple[float, Scores]:
+    """The median seconds of `RUNS` calls, and the last result."""
+    runs = [_run(call) for _ in range(RUNS)]
+    return statistics.median(seconds for seconds, _ in runs), runs[-1][1]
