@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from client.cli import main as cli_main
 from client.client import ChokepointClient, Company, SupplyLink
 from server.app import Service, build_server
 from server.config import DEFAULT_SEED_GRAPH, Config
@@ -97,6 +98,13 @@ def tiny(client: ChokepointClient) -> ChokepointClient:
     client.upsert_companies(TINY_COMPANIES)
     client.upsert_supply_links(TINY_LINKS)
     return client
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """`chokepoint ARGS` in this process: its exit code, stdout and stderr."""
+    code = cli_main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
 
 
 @dataclass

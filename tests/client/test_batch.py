@@ -10,10 +10,11 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from client.cli import EXIT_REFUSED, main
+from client.cli import EXIT_REFUSED
 from client.client import ChokepointClient, Company, SupplyLink
 from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import REPO, ServeFactory
+from tests.conftest import run_cli as run
 
 EXAMPLE = REPO / "graphs" / "examples" / "suppliers.csv"
 DAY = "2026-01-15"
@@ -22,12 +23,6 @@ DAY = "2026-01-15"
 @pytest.fixture
 def address(serve: ServeFactory) -> str:
     return serve(seed_graph=DEFAULT_SEED_GRAPH).address
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE, main
+from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE
 from tests.conftest import TINY_COMPANIES, TINY_LINKS, ServeFactory
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture
@@ -21,12 +22,6 @@ def address(serve: ServeFactory) -> str:
         client.upsert_companies(TINY_COMPANIES)
         client.upsert_supply_links(TINY_LINKS)
     return server.address
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_stats_json_is_stable(address: str, capsys: pytest.CaptureFixture[str]) -> None:

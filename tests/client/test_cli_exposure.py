@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from client.cli import EXIT_REFUSED, main
+from client.cli import EXIT_REFUSED
 from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import ServeFactory
+from tests.conftest import run_cli as run
 
 DAY = "2026-01-15"
 
@@ -16,12 +17,6 @@ DAY = "2026-01-15"
 @pytest.fixture
 def address(serve: ServeFactory) -> str:
     return serve(seed_graph=DEFAULT_SEED_GRAPH).address
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_score_prints_components_and_origins(address: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE, main
+from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
 from server.certs import DevCertificates, write_dev_certificates
 from server.principals import Role
 from server.tokens import add_principal
 from tests.conftest import ServeFactory
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from tests.conftest import run_cli as run
 
 
 @pytest.fixture
