@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
 import pytest
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 
 from client.client import ChokepointClient, Company, SupplyLink
 from client.errors import (
@@ -12,6 +15,7 @@ from client.errors import (
     InvalidArgumentError,
     NotFoundError,
     ResourceExhaustedError,
+    decode_error,
 )
 from tests.conftest import TINY_COMPANIES, TINY_LINKS, ServeFactory
 
@@ -20,10 +24,47 @@ def fields_of(error: ClientError) -> list[str]:
     return [violation.field for violation in error.violations]
 
 
-def test_get_company_returns_the_company_and_graph_version(tiny: ChokepointClient) -> None:
+@pytest.fixture
+def raw(serve: ServeFactory) -> Iterator[graph_pb2_grpc.GraphServiceStub]:
+    """The generated stub of a server holding the tiny graph, for response fields and requests the client hides."""
+    server = serve()
+    with server.client() as client:
+        client.upsert_companies(TINY_COMPANIES)
+        client.upsert_supply_links(TINY_LINKS)
+    with grpc.insecure_channel(server.address) as channel:
+        yield graph_pb2_grpc.GraphServiceStub(channel)
+
+
+def test_get_company_returns_the_company(tiny: ChokepointClient) -> None:
     company = tiny.get_company("CN-MAG")
     assert company == Company("CN-MAG", "Tiny Magnet Works", "CN", ("US_ENTITY_LIST",))
-    assert tiny.graph_stats().graph_version == 2  # one write for companies, one for links
+
+
+def test_reads_carry_the_graph_version_they_reflect_and_the_total_size(raw: graph_pb2_grpc.GraphServiceStub) -> None:
+    tiny_version = 2  # one write for the companies, one for the links
+    company = raw.GetCompany(graph_pb2.GetCompanyRequest(company_id="CN-MAG"))
+    assert (company.company.name, company.graph_version) == ("Tiny Magnet Works", tiny_version)
+    first = raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=1))
+    second = raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=1, page_token=first.next_page_token))
+    for page in (first, second):  # the count of all matches, not of the rest
+        assert (len(page.companies), page.total_size, page.graph_version) == (1, 4, tiny_version)
+    in_vietnam = raw.ListCompanies(graph_pb2.ListCompaniesRequest(country="VN"))
+    assert (in_vietnam.total_size, in_vietnam.graph_version) == (1, tiny_version)
+    bought = raw.ListSupplyLinks(graph_pb2.ListSupplyLinksRequest(buyer_id="US-OEM", page_size=2))
+    assert (len(bought.links), bought.total_size, bought.graph_version) == (2, 3, tiny_version)
+    every = raw.ListSupplyLinks(graph_pb2.ListSupplyLinksRequest())
+    assert (len(every.links), every.total_size, every.graph_version) == (5, 5, tiny_version)
+
+    raw.UpsertCompanies(
+        graph_pb2.UpsertCompaniesRequest(
+            companies=[graph_pb2.Company(company_id="DE-NEW", name="Neue GmbH", country="DE")]
+        )
+    )
+    after = tiny_version + 1
+    assert raw.GetCompany(graph_pb2.GetCompanyRequest(company_id="CN-MAG")).graph_version == after
+    listed = raw.ListCompanies(graph_pb2.ListCompaniesRequest())
+    assert (listed.total_size, listed.graph_version) == (5, after)
+    assert raw.ListSupplyLinks(graph_pb2.ListSupplyLinksRequest()).graph_version == after
 
 
 def test_get_company_unknown_is_not_found_with_reason(tiny: ChokepointClient) -> None:
@@ -63,22 +104,43 @@ def test_page_token_survives_a_write_between_pages(serve: ServeFactory) -> None:
     assert rest == ["C2", "C3", "C4", "C9"]
 
 
-def test_list_companies_rejects_forged_token_and_changed_filters(tiny: ChokepointClient, serve: ServeFactory) -> None:
-    from chokepoint.v1 import graph_pb2, graph_pb2_grpc
-
-    stub = graph_pb2_grpc.GraphServiceStub(grpc.insecure_channel(tiny._channel._channel.target().decode()))  # type: ignore[attr-defined]
-    first = stub.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=1))
+def test_list_companies_rejects_forged_token_changed_filters_and_negative_size(
+    raw: graph_pb2_grpc.GraphServiceStub,
+) -> None:
+    first = raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=1))
     with pytest.raises(grpc.RpcError) as forged:
-        stub.ListCompanies(graph_pb2.ListCompaniesRequest(page_token="not-a-token"))
+        raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_token="not-a-token"))
     with pytest.raises(grpc.RpcError) as changed:
-        stub.ListCompanies(graph_pb2.ListCompaniesRequest(page_token=first.next_page_token, country="CN"))
+        raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_token=first.next_page_token, country="CN"))
     with pytest.raises(grpc.RpcError) as negative:
-        stub.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=-1))
-    for caught in (forged, changed, negative):
-        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "page_token" in forged.value.details()
-    assert "different filters" in changed.value.details()
-    assert "page_size" in negative.value.details()
+        raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=-1))
+    forged_error, changed_error, negative_error = (decode_error(c.value) for c in (forged, changed, negative))
+    for error in (forged_error, changed_error, negative_error):
+        assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert (forged_error.reason, fields_of(forged_error)) == ("INVALID_PAGE_TOKEN", ["page_token"])
+    assert (changed_error.reason, fields_of(changed_error)) == ("INVALID_PAGE_TOKEN", ["page_token"])
+    assert "different filters" in changed_error.message
+    assert (negative_error.reason, fields_of(negative_error)) == ("INVALID_ARGUMENT", ["page_size"])
+    assert "got -1" in negative_error.message
+
+
+def test_list_links_rejects_a_token_from_other_filters_or_another_list(raw: graph_pb2_grpc.GraphServiceStub) -> None:
+    by_buyer = raw.ListSupplyLinks(graph_pb2.ListSupplyLinksRequest(buyer_id="US-OEM", page_size=1))
+    companies = raw.ListCompanies(graph_pb2.ListCompaniesRequest(page_size=1))
+    requests = [
+        graph_pb2.ListSupplyLinksRequest(buyer_id="JP-REF", page_token=by_buyer.next_page_token),
+        graph_pb2.ListSupplyLinksRequest(page_token=companies.next_page_token),  # a one-part key, links need two
+        graph_pb2.ListSupplyLinksRequest(page_token="bm90IGpzb24"),  # base64 of "not json"
+    ]
+    for request in requests:
+        with pytest.raises(grpc.RpcError) as caught:
+            raw.ListSupplyLinks(request)
+        error = decode_error(caught.value)
+        assert (error.code, error.reason, fields_of(error)) == (
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "INVALID_PAGE_TOKEN",
+            ["page_token"],
+        )
 
 
 def test_upsert_companies_counts_created_and_updated_and_bumps_version(tiny: ChokepointClient) -> None:
@@ -146,6 +208,14 @@ def test_delete_unused_company_needs_no_cascade(tiny: ChokepointClient) -> None:
     assert tiny.delete_company("LONE").deleted_links == 0
 
 
+def test_delete_company_without_id_names_the_field_and_changes_nothing(tiny: ChokepointClient) -> None:
+    before = tiny.graph_stats()
+    with pytest.raises(InvalidArgumentError) as caught:
+        tiny.delete_company("  ", cascade=True)
+    assert (caught.value.reason, fields_of(caught.value)) == ("REQUIRED_FIELD", ["company_id"])
+    assert tiny.graph_stats() == before
+
+
 def test_list_links_by_buyer_and_supplier_in_key_order_with_derived_tags(tiny: ChokepointClient) -> None:
     bought = list(tiny.list_supply_links(buyer_id="US-OEM", page_size=2))
     assert [(link.supplier_id, link.hs_code) for link in bought] == [
@@ -167,9 +237,13 @@ def test_list_links_by_buyer_and_supplier_in_key_order_with_derived_tags(tiny: C
 
 
 def test_list_links_of_unknown_company_is_not_found(tiny: ChokepointClient) -> None:
-    with pytest.raises(NotFoundError) as caught:
+    with pytest.raises(NotFoundError) as by_supplier:
         list(tiny.list_supply_links(supplier_id="GHOST"))
-    assert "supplier_id" in caught.value.message
+    with pytest.raises(NotFoundError) as by_buyer:
+        list(tiny.list_supply_links(buyer_id="GHOST"))
+    assert by_supplier.value.reason == by_buyer.value.reason == "COMPANY_NOT_FOUND"
+    assert "supplier_id" in by_supplier.value.message
+    assert "buyer_id" in by_buyer.value.message
 
 
 def test_upsert_links_rejects_bad_links_with_field_paths(tiny: ChokepointClient) -> None:
@@ -213,15 +287,14 @@ def test_upsert_links_replaces_by_key_with_hs_dots_ignored(tiny: ChokepointClien
     assert values == {"JP-REF": 250.0}
 
 
-def test_link_without_annual_value_is_refused(tiny: ChokepointClient) -> None:
-    from chokepoint.v1 import graph_pb2, graph_pb2_grpc
-
-    stub = graph_pb2_grpc.GraphServiceStub(grpc.insecure_channel(tiny._channel._channel.target().decode()))  # type: ignore[attr-defined]
+def test_link_without_annual_value_is_refused(raw: graph_pb2_grpc.GraphServiceStub) -> None:
     link = graph_pb2.SupplyLink(supplier_id="JP-REF", buyer_id="US-OEM", hs_code="2846")
     with pytest.raises(grpc.RpcError) as caught:
-        stub.UpsertSupplyLinks(graph_pb2.UpsertSupplyLinksRequest(links=[link]))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "links[0].annual_value_usd: is required" in caught.value.details()
+        raw.UpsertSupplyLinks(graph_pb2.UpsertSupplyLinksRequest(links=[link]))
+    error = decode_error(caught.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_LINKS")
+    assert fields_of(error) == ["links[0].annual_value_usd"]
+    assert "links[0].annual_value_usd: is required" in error.message
 
 
 def test_delete_link_by_key_and_not_found_after(tiny: ChokepointClient) -> None:
