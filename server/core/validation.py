@@ -188,7 +188,8 @@ def _normalise(raw: pl.DataFrame, *, columns: tuple[str, ...], source: RowSource
 def _as_text(series: pl.Series, *, source: RowSource) -> pl.Series:
     if series.dtype == pl.Binary or isinstance(series.dtype, pl.List | pl.Struct | pl.Array):
         message = f"{source.name}: column {series.name} must be text, got {series.dtype}"
-        raise InvalidArgumentError(message, violations=[FieldViolation(f"{source.name}.{series.name}", message)])
+        violations = [FieldViolation(f"{source.name}.{series.name}", message)]
+        raise InvalidArgumentError(message, violations=violations, reason="INVALID_COLUMNS")
     text = series.cast(pl.String).str.strip_chars()
     return pl.select(pl.when(text != "").then(text).alias(series.name)).to_series()
 

@@ -11,7 +11,7 @@ import pytest
 from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 
 from client.client import ChokepointClient
-from client.errors import InvalidArgumentError, ResourceExhaustedError
+from client.errors import InvalidArgumentError, ResourceExhaustedError, decode_error
 from tests.conftest import ServeFactory
 
 COMPANIES_CSV = "company_id,name,country,lists\nA,Alpha Inc,US,\nB,Beta Ltd,CN,US_ENTITY_LIST\nC,Gamma SA,VN,\n"
@@ -122,10 +122,15 @@ def test_malformed_upload_streams_are_refused_naming_the_message(
 ) -> None:
     server = serve()
     stub = graph_pb2_grpc.GraphServiceStub(grpc.insecure_channel(server.address))
+    stats = graph_pb2.GetGraphStatsRequest()
+    before = stub.GetGraphStats(stats)
     with pytest.raises(grpc.RpcError) as caught:
         stub.ImportGraph(iter(chunks))
-    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert caught.value.details().startswith(field)
+    error = decode_error(caught.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert [violation.field for violation in error.violations] == [field]
+    assert error.message.startswith(field)
+    assert stub.GetGraphStats(stats) == before
 
 
 GOOD_COMPANIES = pl.DataFrame({"company_id": ["A", "B"], "name": ["Alpha", "Beta"], "country": ["US", "CN"]})
@@ -133,132 +138,240 @@ GOOD_LINKS = pl.DataFrame({"supplier_id": ["B"], "buyer_id": ["A"], "hs_code": [
 LINK_HEADER = "supplier_id,buyer_id,hs_code,annual_value_usd,origin_country,route\n"
 HUGE_CELL = b"x" * (10 * 1024**2)  # a 10 MB cell
 
-# (file name, content, expected field, expected text in the description)
-CORPUS: list[tuple[str, bytes, str, str]] = [
-    ("companies.csv", b"company_id,name\nA,Alpha\n", "companies.csv.country", "missing required column 'country'"),
-    ("companies.csv", b"company_id,name,country,ceo\nA,Alpha,US,x\n", "companies.csv.ceo", "unknown column 'ceo'"),
+# (file name, content, expected ErrorInfo reason, expected field, expected text in the description)
+CORPUS: list[tuple[str, bytes, str, str, str]] = [
+    (
+        "companies.csv",
+        b"company_id,name\nA,Alpha\n",
+        "INVALID_COLUMNS",
+        "companies.csv.country",
+        "missing required column 'country'",
+    ),
+    (
+        "companies.csv",
+        b"company_id,name,country,ceo\nA,Alpha,US,x\n",
+        "INVALID_COLUMNS",
+        "companies.csv.ceo",
+        "unknown column 'ceo'",
+    ),
     (
         "companies.csv",
         b"company_id,name,country\nA,Alpha,US\nB,Beta,China\n",
+        "INVALID_COMPANIES",
         "companies.csv[2].country",
         "row 2 (line 3), column country",
     ),
     (
         "companies.csv",
         b"company_id,name,country\nA,Alpha,US\nA,Again,US\n",
+        "INVALID_COMPANIES",
         "companies.csv[2].company_id",
         "duplicates",
     ),
     (
         "companies.csv",
         b"company_id,name,country\nA,Alpha,US\nB,B\xe9ta,CN\n",
+        "INVALID_ENCODING",
         "companies.csv",
         "line 3: not valid UTF-8",
     ),
-    ("companies.csv", b"company_id,name,country\nA," + b"x" * 5000 + b",US\n", "companies.csv[1].name", "at most 512"),
-    ("companies.csv", b"company_id,name,country\nA,Alpha,US,extra,fields\n", "companies.csv", "cannot be read"),
-    ("companies.csv", b"company_id,name,country\n,Nameless,US\n", "companies.csv[1].company_id", "is required"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,-5,,\n").encode(), "links.csv[1].annual_value_usd", "got '-5'"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,NaN,,\n").encode(), "links.csv[1].annual_value_usd", "finite"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,inf,,\n").encode(), "links.csv[1].annual_value_usd", "finite"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,12k,,\n").encode(), "links.csv[1].annual_value_usd", "must be a number"),
+    (
+        "companies.csv",
+        b"company_id,name,country\nA," + b"x" * 5000 + b",US\n",
+        "INVALID_COMPANIES",
+        "companies.csv[1].name",
+        "at most 512",
+    ),
+    (
+        "companies.csv",
+        b"company_id,name,country\nA,Alpha,US,extra,fields\n",
+        "UNREADABLE_FILE",
+        "companies.csv",
+        "cannot be read",
+    ),
+    (
+        "companies.csv",
+        b"company_id,name,country\n,Nameless,US\n",
+        "INVALID_COMPANIES",
+        "companies.csv[1].company_id",
+        "is required",
+    ),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,-5,,\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[1].annual_value_usd",
+        "got '-5'",
+    ),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,NaN,,\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[1].annual_value_usd",
+        "finite",
+    ),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,inf,,\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[1].annual_value_usd",
+        "finite",
+    ),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,12k,,\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[1].annual_value_usd",
+        "must be a number",
+    ),
     (
         "links.csv",
         (LINK_HEADER + "B,A,850511,1,,\nQ,A,850511,1,,\n").encode(),
+        "INVALID_LINKS",
         "links.csv[2].supplier_id",
         "existing company_id",
     ),
-    ("links.csv", (LINK_HEADER + "B,A,850511,1,,\nB,A,8505.11,2,,\n").encode(), "links.csv[2].hs_code", "duplicates"),
-    ("links.csv", (LINK_HEADER + "A,A,850511,1,,\n").encode(), "links.csv[1].buyer_id", "differ"),
-    ("links.csv", (LINK_HEADER + "B,A,85A511,1,,\n").encode(), "links.csv[1].hs_code", "4-10 digits"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,1,,CN>>US\n").encode(), "links.csv[1].route", "ISO 3166-1"),
-    ("links.csv", (LINK_HEADER + "B,A,850511,1,cn,\n").encode(), "links.csv[1].origin_country", "got 'cn'"),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,1,,\nB,A,8505.11,2,,\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[2].hs_code",
+        "duplicates",
+    ),
+    ("links.csv", (LINK_HEADER + "A,A,850511,1,,\n").encode(), "INVALID_LINKS", "links.csv[1].buyer_id", "differ"),
+    ("links.csv", (LINK_HEADER + "B,A,85A511,1,,\n").encode(), "INVALID_LINKS", "links.csv[1].hs_code", "4-10 digits"),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,1,,CN>>US\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[1].route",
+        "ISO 3166-1",
+    ),
+    (
+        "links.csv",
+        (LINK_HEADER + "B,A,850511,1,cn,\n").encode(),
+        "INVALID_LINKS",
+        "links.csv[1].origin_country",
+        "got 'cn'",
+    ),
     (
         "links.parquet",
         parquet_bytes(GOOD_LINKS.with_columns(pl.lit("abc").alias("annual_value_usd"))),
+        "INVALID_LINKS",
         "links.parquet[1].annual_value_usd",
         "must be a number",
     ),
     (
         "links.parquet",
         parquet_bytes(GOOD_LINKS.with_columns(pl.lit(float("nan")).alias("annual_value_usd"))),
+        "INVALID_LINKS",
         "links.parquet[1].annual_value_usd",
         "finite",
     ),
     (
         "links.parquet",
         parquet_bytes(GOOD_LINKS.with_columns(pl.lit(-1.0).alias("annual_value_usd"))),
+        "INVALID_LINKS",
         "links.parquet[1].annual_value_usd",
         ">= 0",
     ),
-    ("links.parquet", parquet_bytes(GOOD_LINKS.drop("hs_code")), "links.parquet.hs_code", "missing required column"),
+    (
+        "links.parquet",
+        parquet_bytes(GOOD_LINKS.drop("hs_code")),
+        "INVALID_COLUMNS",
+        "links.parquet.hs_code",
+        "missing required column",
+    ),
     (
         "companies.parquet",
         parquet_bytes(GOOD_COMPANIES.with_columns(pl.col("name").cast(pl.Binary))),
+        "INVALID_COLUMNS",
         "companies.parquet.name",
         "must be text",
     ),
     (
         "companies.parquet",
         parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit(None, pl.String).alias("company_id"))),
+        "INVALID_COMPANIES",
         "companies.parquet[1].company_id",
         "is required",
     ),
-    ("companies.parquet", b"PAR1 this is not parquet", "companies.parquet", "cannot be read"),
+    ("companies.parquet", b"PAR1 this is not parquet", "UNREADABLE_FILE", "companies.parquet", "cannot be read"),
     # Encodings, huge cells, and the CSV cases above again in Parquet.
     (
         "companies.csv",
         "company_id,name,country\nA,Alpha,US\n".encode("utf-16"),
+        "INVALID_ENCODING",
         "companies.csv",
         "line 1: not valid UTF-8",
     ),
     (
         "companies.csv",
         "company_id,name,country\nA,Alpha,US\nB,Bêta,CN\n".encode("latin-1"),
+        "INVALID_ENCODING",
         "companies.csv",
         "line 3: not valid UTF-8",
     ),
-    ("companies.csv", b"company_id,name,country\nA," + HUGE_CELL + b",US\n", "companies.csv[1].name", "at most 512"),
-    ("links.csv", b"supplier_id,buyer_id,hs_code\nB,A,850511\n", "links.csv.annual_value_usd", "missing required"),
+    (
+        "companies.csv",
+        b"company_id,name,country\nA," + HUGE_CELL + b",US\n",
+        "INVALID_COMPANIES",
+        "companies.csv[1].name",
+        "at most 512",
+    ),
+    (
+        "links.csv",
+        b"supplier_id,buyer_id,hs_code\nB,A,850511\n",
+        "INVALID_COLUMNS",
+        "links.csv.annual_value_usd",
+        "missing required",
+    ),
     (
         "companies.parquet",
         parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit(HUGE_CELL.decode()).alias("name"))),
+        "INVALID_COMPANIES",
         "companies.parquet[1].name",
         "at most 512",
     ),
     (
         "companies.parquet",
         parquet_bytes(GOOD_COMPANIES.with_columns(pl.Series("country", [1, 2]))),
+        "INVALID_COMPANIES",
         "companies.parquet[1].country",
         "ISO 3166-1 alpha-2",
     ),
     (
         "companies.parquet",
         parquet_bytes(GOOD_COMPANIES.with_columns(pl.Series("name", [["Alpha"], ["Beta"]]))),
+        "INVALID_COLUMNS",
         "companies.parquet.name",
         "must be text",
     ),
     (
         "companies.parquet",
         parquet_bytes(GOOD_COMPANIES.with_columns(pl.lit("A").alias("company_id"))),
+        "INVALID_COMPANIES",
         "companies.parquet[2].company_id",
         "duplicates",
     ),
     (
         "links.parquet",
         parquet_bytes(GOOD_LINKS.with_columns(pl.lit(float("inf")).alias("annual_value_usd"))),
+        "INVALID_LINKS",
         "links.parquet[1].annual_value_usd",
         "finite",
     ),
     (
         "links.parquet",
         parquet_bytes(GOOD_LINKS.with_columns(pl.lit("Q").alias("supplier_id"))),
+        "INVALID_LINKS",
         "links.parquet[1].supplier_id",
         "existing company_id",
     ),
     (
         "links.parquet",
         parquet_bytes(pl.concat([GOOD_LINKS, GOOD_LINKS.with_columns(pl.lit("8505.11").alias("hs_code"))])),
+        "INVALID_LINKS",
         "links.parquet[2].hs_code",
         "duplicates",
     ),
@@ -266,10 +379,10 @@ CORPUS: list[tuple[str, bytes, str, str]] = [
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "field", "text"), CORPUS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CORPUS)]
+    ("name", "content", "reason", "field", "text"), CORPUS, ids=[f"{c[0]}-{i}" for i, c in enumerate(CORPUS)]
 )
 def test_malformed_file_is_refused_with_row_and_column_and_changes_nothing(
-    loaded: ChokepointClient, tmp_path: Path, name: str, content: bytes, field: str, text: str
+    loaded: ChokepointClient, tmp_path: Path, name: str, content: bytes, reason: str, field: str, text: str
 ) -> None:
     before = snapshot(loaded, tmp_path / "before")
     good = {
@@ -288,6 +401,7 @@ def test_malformed_file_is_refused_with_row_and_column_and_changes_nothing(
     files = {**good, name.split(".", maxsplit=1)[0]: bad}
     with pytest.raises(InvalidArgumentError) as caught:
         loaded.import_graph(files["companies"], files["links"])
+    assert caught.value.reason == reason
     assert field in [violation.field for violation in caught.value.violations], caught.value.violations
     assert text in caught.value.message
     assert name in caught.value.message
