@@ -121,10 +121,12 @@ class PolicyStore:
             cursor.execute("UPDATE policy_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
             book, revision = self._load(cursor)
             record_result(cursor, request_id, method, f"{self._library.version}.{revision}")
+            cursor.execute("COMMIT")
         except BaseException:
-            cursor.execute("ROLLBACK")
+            # A COMMIT that failed may have left the transaction open (and the next BEGIN refused) or ended it.
+            if self._connection.in_transaction:
+                cursor.execute("ROLLBACK")
             raise
-        cursor.execute("COMMIT")
         self._book, self._revision = book, revision
         return self.version
 

@@ -258,10 +258,12 @@ class GraphStore:
         cursor.execute("BEGIN IMMEDIATE")
         try:
             yield cursor
+            cursor.execute("COMMIT")
         except BaseException:
-            cursor.execute("ROLLBACK")
+            # A COMMIT that failed may have left the transaction open (and the next BEGIN refused) or ended it.
+            if self._connection.in_transaction:
+                cursor.execute("ROLLBACK")
             raise
-        cursor.execute("COMMIT")
 
 
 def _refuse_growth_past(bounds: GraphSize, graph: Graph, edit: edits.EditResult, *, method: str) -> None:
