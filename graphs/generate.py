@@ -20,8 +20,9 @@ Model (every constant is named below):
   = the supplier's country); `RESALE_FRACTION` of the links sold by companies based in a hub resell goods from
   `RESALE_ORIGIN_WEIGHTS` (origin `CN`, route `CN>VN>US`, tag `reexport`).
 
-All arrays are int32/int64 numpy indices until the end, where ids and codes become strings by vectorised gathers;
-10M companies and 50M links fit in a few GiB.
+All arrays are int32/int64 numpy indices until the end, where ids and codes become strings by vectorised gathers.
+Measured once (seed 0, 10M companies -> 49,983,813 links, generate then write): peak RSS 8.6 GiB; 3 min 22 s wall
+time on a 2-core machine shared with other work (57 s of CPU); 15 MB of companies and 583 MB of links Parquet.
 """
 
 from __future__ import annotations
