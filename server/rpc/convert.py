@@ -100,6 +100,7 @@ FILE_KINDS = {graph_pb2.GRAPH_FILE_COMPANIES: FileKind.COMPANIES, graph_pb2.GRAP
 FILE_KIND_MESSAGES = {kind: value for value, kind in FILE_KINDS.items()}
 FILE_FORMATS = {graph_pb2.FILE_FORMAT_CSV: FileFormat.CSV, graph_pb2.FILE_FORMAT_PARQUET: FileFormat.PARQUET}
 FILE_FORMAT_MESSAGES = {fmt: value for value, fmt in FILE_FORMATS.items()}
+EXPORT_FORMATS = {graph_pb2.FILE_FORMAT_UNSPECIFIED: FileFormat.CSV, **FILE_FORMATS}
 IMPORT_MODES = {
     graph_pb2.IMPORT_MODE_UNSPECIFIED: ImportMode.REPLACE,
     graph_pb2.IMPORT_MODE_REPLACE: ImportMode.REPLACE,

@@ -9,7 +9,7 @@ from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 
 from server.core import queries
 from server.core.store import GraphStore, WriteResult
-from server.core.tables import FileFormat, FileKind, write_table
+from server.core.tables import FileKind, write_table
 from server.core.validation import RowSource
 from server.rpc import convert, paging, validation
 from server.rpc.cancellation import check_of, idle_bounded
@@ -143,7 +143,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
     def ExportGraph(
         self, request: graph_pb2.ExportGraphRequest, context: grpc.ServicerContext
     ) -> Iterator[graph_pb2.ExportGraphResponse]:
-        fmt = convert.FILE_FORMATS.get(request.format, FileFormat.CSV)
+        fmt = validation.choice(request.format, convert.EXPORT_FORMATS, "format")
         graph = self._store.graph
         tables = {FileKind.COMPANIES: graph.canonical_companies(), FileKind.LINKS: graph.canonical_links()}
         size = EXPORT_CHUNK_BYTES

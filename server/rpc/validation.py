@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sized
+from collections.abc import Mapping, Sized
+from typing import TypeVar
 
 from server.core.errors import FieldViolation, InvalidArgumentError
 from server.rpc.limits import refuse_over_limit
 
 MAX_REQUEST_ID_LENGTH = 128
+T = TypeVar("T")
 
 
 def required(value: str, field: str) -> str:
@@ -16,6 +18,15 @@ def required(value: str, field: str) -> str:
         msg = f"{field}: is required"
         raise InvalidArgumentError(msg, violations=[FieldViolation(field, msg)], reason="REQUIRED_FIELD")
     return value.strip()
+
+
+def choice(value: int, choices: Mapping[int, T], field: str) -> T:
+    """What an enum field's number means, or INVALID_ARGUMENT naming the field: an unknown number (a newer
+    client's value, or garbage) is refused rather than guessed."""
+    if value not in choices:
+        msg = f"{field}: unknown value {value}, expected one of {', '.join(map(str, sorted(choices)))}"
+        raise InvalidArgumentError(msg, violations=[FieldViolation(field, msg)])
+    return choices[value]
 
 
 def request_id(value: str) -> str:

@@ -63,6 +63,20 @@ def test_parquet_export_imports_into_an_identical_graph(
         assert snapshot(other, tmp_path / "b")[1:] == snapshot(loaded, tmp_path / "a")[1:]
 
 
+def test_export_refuses_an_unknown_format_and_writes_csv_when_unspecified(serve: ServeFactory) -> None:
+    with grpc.insecure_channel(serve().address) as channel:
+        stub = graph_pb2_grpc.GraphServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as caught:
+            list(stub.ExportGraph(graph_pb2.ExportGraphRequest(format=7)))  # a number no FileFormat has
+        unspecified = list(stub.ExportGraph(graph_pb2.ExportGraphRequest()))
+    error = decode_error(caught.value)
+    assert (error.code, error.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT")
+    assert [violation.field for violation in error.violations] == ["format"]
+    assert "unknown value 7" in error.message
+    assert {chunk.format for chunk in unspecified} == {graph_pb2.FILE_FORMAT_CSV}
+    assert unspecified[0].data.startswith(b"company_id,name,country")
+
+
 def test_merge_import_upserts_into_the_current_graph(loaded: ChokepointClient, tmp_path: Path) -> None:
     more = write(tmp_path, "more_companies.csv", "company_id,name,country\nD,Delta AG,DE\n")
     more_links = write(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -15,6 +16,7 @@ from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from client.client import ChokepointClient, Company
+from server.config import Config
 from tests.conftest import REPO, TINY_COMPANIES, TINY_LINKS, start_server_process
 
 GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or shutil.which("grpcurl")
@@ -59,24 +61,31 @@ def test_health_serves_and_reflection_lists_the_services(tmp_path: Path) -> None
         server.stop()
 
 
+def test_the_address_defaults_to_loopback_50051_and_the_environment_then_a_flag_change_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for variable in ("CHOKEPOINT_ADDRESS", "CHOKEPOINT_DATA_DIR"):
+        monkeypatch.delenv(variable, raising=False)
+    default = Config.from_args([])
+    assert (default.address, default.data_dir) == ("127.0.0.1:50051", Path(".chokepoint"))
+    monkeypatch.setenv("CHOKEPOINT_ADDRESS", "0.0.0.0:6000")
+    monkeypatch.setenv("CHOKEPOINT_DATA_DIR", "/srv/chokepoint")
+    from_environment = Config.from_args([])
+    assert (from_environment.address, from_environment.data_dir) == ("0.0.0.0:6000", Path("/srv/chokepoint"))
+    from_flags = Config.from_args(["--address", "127.0.0.1:7000", "--data-dir", "store"])
+    assert (from_flags.address, from_flags.data_dir) == ("127.0.0.1:7000", Path("store"))
+
+
 def test_a_second_server_on_a_taken_port_refuses_to_start(tmp_path: Path) -> None:
     first = start_server_process(tmp_path / "one", "--no-seed")
     try:
         second = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "server",
-                "--address",
-                first.address,
-                "--data-dir",
-                str(tmp_path / "two"),
-                "--no-seed",
-            ],
+            [sys.executable, "-m", "server", "--data-dir", str(tmp_path / "two"), "--no-seed"],
             cwd=REPO,
             capture_output=True,
             text=True,
             timeout=120,
+            env={**os.environ, "CHOKEPOINT_ADDRESS": first.address},  # the real process reads its address from here
         )
         assert second.returncode == 2
         assert f"cannot listen on {first.address}" in second.stderr
