@@ -19,10 +19,9 @@ import pytest
 
 from server.core.policy_data.build_library import build_library, write_library
 from server.core.validation import COUNTRY_CODES, LIST_CODE_PATTERN, TAG_PATTERN
+from tests.conftest import REPO, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[2]
 LIBRARY = REPO / "server" / "core" / "policy_data"
-SHARED_DATA = REPO.parent / "shared" / "data"
 TARIFFS = SHARED_DATA / "tariffs"
 FILES = ("tariff_measures.csv", "tariff_lines.csv", "export_controls.csv")
 SECTION_301_FILE = "usitc_china_tariffs_301_hts8_2020-01-01.csv"

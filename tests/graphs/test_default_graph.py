@@ -15,9 +15,8 @@ import pytest
 
 from graphs import default_graph
 from server.core.schema import FILE_COMPANY_SCHEMA, FILE_LINK_SCHEMA
+from tests.conftest import REPO, SHARED_DATA
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 IMPORT_SOURCES = SHARED_DATA / "usgs_mcs" / "import_sources.csv"
 GRAPH_DIR = REPO / "graphs" / "default"
 TAXONOMY_PATH = REPO / "server" / "core" / "taxonomy.csv"
