@@ -85,6 +85,47 @@ def test_magnets_routed_through_vietnam_keep_chinese_origin(policy_client: Choke
     assert routed.hazard == direct.hazard  # China's magnet controls follow the origin
 
 
+def test_transshipped_chinese_magnets_pay_the_penalty_in_place_of_the_reciprocal_rate(
+    policy_client: ChokepointClient,
+) -> None:
+    day = "2025-09-01"  # inside the penalty's window, 2025-08-07 until the 2026-02-20 ruling
+    routed = policy_client.evaluate_link(
+        hs_code="850511",
+        origin_country="CN",
+        shipping_country="VN",
+        route=("CN", "VN", "US"),
+        buyer_country="US",
+        as_of=day,
+    )
+    direct = policy_client.evaluate_link(hs_code="850511", origin_country="CN", buyer_country="US", as_of=day)
+    mfn = us_mfn("85051100")
+    assert {t.measure_id for t in routed.tariffs} == {"US-MFN-2017", "US-IEEPA-FENTANYL-20", "US-TRANSSHIPMENT-40"}
+    assert routed.tariff_rate_fraction == pytest.approx(mfn + 0.20 + 0.40)  # 62.1%: the penalty replaces the 10%
+    assert dict(routed.inactive)["US-IEEPA-RECIPROCAL-CN-10-GENEVA"] == "SUPERSEDED_BY US-TRANSSHIPMENT-40"
+    assert {t.measure_id for t in direct.tariffs} == {
+        "US-MFN-2017",
+        "US-IEEPA-FENTANYL-20",
+        "US-IEEPA-RECIPROCAL-CN-10-GENEVA",
+    }
+    assert direct.tariff_rate_fraction == pytest.approx(mfn + 0.20 + 0.10)
+    assert {c.measure_id for c in routed.export_controls} == {"CN-MOFCOM-2025-18-RARE-EARTH"}
+    assert all(m.source for m in (*routed.tariffs, *routed.export_controls))
+    penalty = next(t for t in routed.tariffs if t.measure_id == "US-TRANSSHIPMENT-40")
+    assert "in lieu of" in penalty.source
+
+
+def test_the_transshipment_penalty_spares_origins_without_a_modelled_reciprocal_rate(
+    policy_client: ChokepointClient,
+) -> None:
+    german = policy_client.evaluate_link(
+        hs_code="850511", origin_country="DE", shipping_country="NL", buyer_country="US", as_of="2025-09-01"
+    )
+    assert german.transshipment
+    assert {t.measure_id for t in german.tariffs} == {"US-MFN-2017"}
+    assert german.tariff_rate_fraction == pytest.approx(us_mfn("85051100"))
+    assert "US-TRANSSHIPMENT-40" not in dict(german.inactive)
+
+
 def test_us_magnets_into_china_in_2019_pay_chinas_retaliatory_rate(policy_client: ChokepointClient) -> None:
     result = policy_client.evaluate_link(hs_code="850511", origin_country="US", buyer_country="CN", as_of="2019-06-01")
     assert result.tariff_rate_fraction == pytest.approx(cn_rate_on_us_goods("850511", "2019-06-01"))
