@@ -410,19 +410,28 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_lines(path: Path) -> dict[str, dict[str, float]]:
-    """`tariff_lines.csv` grouped by measure: {measure_id: {hs_prefix: rate}}."""
-    lines = pl.read_csv(path, schema={"measure_id": pl.String, "hs_prefix": pl.String, "rate_fraction": pl.Float64})
-    bad = lines.with_row_index("row").filter(
-        ~pl.col("hs_prefix").str.contains(r"^\d{1,10}$").fill_null(False)
-        | ~pl.col("rate_fraction").is_between(0, MAX_RATE).fill_null(False)
+    """`tariff_lines.csv` grouped by measure: {measure_id: {hs_prefix: rate}}.
+
+    Read as text and cast leniently, so a bad cell is reported by row and field like any other library error
+    rather than failing inside the CSV reader."""
+    text = pl.read_csv(path, schema={"measure_id": pl.String, "hs_prefix": pl.String, "rate_fraction": pl.String})
+    lines = text.with_columns(pl.col("rate_fraction").str.strip_chars().cast(pl.Float64, strict=False))
+    checks = {
+        "measure_id": (pl.col("measure_id").str.contains(MEASURE_ID_PATTERN), f"must match {MEASURE_ID_PATTERN}"),
+        "hs_prefix": (pl.col("hs_prefix").str.contains(r"^\d{1,10}$"), "must be 1 to 10 HS digits"),
+        "rate_fraction": (pl.col("rate_fraction").is_between(0, MAX_RATE), f"must be a number in [0, {MAX_RATE:g}]"),
+    }
+    broken = (
+        lines.select((~valid.fill_null(False)).alias(field) for field, (valid, _) in checks.items())
+        .with_row_index("row")
+        .filter(pl.any_horizontal(*checks))
     )
-    if bad.height:
-        row, measure_id, prefix, rate = bad.select("row", "measure_id", "hs_prefix", "rate_fraction").row(0)
-        message = (
-            f"{path.name} row {row + 1} ({measure_id}): hs_prefix must be digits and rate_fraction in "
-            f"[0, {MAX_RATE:g}], got {prefix!r}, {rate!r}"
-        )
-        raise InvalidArgumentError(message, violations=[FieldViolation(f"{path.name}[{row + 1}]", message)])
+    if broken.height:
+        first = broken.row(0, named=True)
+        field = next(field for field in checks if first[field])
+        row = first["row"] + 1
+        entry = Entry(text.row(row - 1, named=True), where=f"{path.name} row {row}", field_prefix=f"{path.name}[{row}]")
+        raise entry.fail(field, checks[field][1])
     grouped: dict[str, dict[str, float]] = {}
     for measure_id, prefixes, rates in (
         lines.group_by("measure_id", maintain_order=True).agg("hs_prefix", "rate_fraction").iter_rows()
