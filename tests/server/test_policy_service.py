@@ -15,6 +15,7 @@ from client.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import SHARED_DATA, ServeFactory
 
 TARIFFS = SHARED_DATA / "tariffs"
@@ -260,6 +261,33 @@ def test_scenario_lifecycle_survives_a_restart(serve: ServeFactory, tmp_path: Pa
         client.delete_scenario("no-301")
         with pytest.raises(NotFoundError):
             client.get_scenario("no-301")
+
+
+def test_a_derived_scenario_inherits_each_parameter_it_leaves_unset(serve: ServeFactory) -> None:
+    with serve(seed_graph=DEFAULT_SEED_GRAPH).client() as client:
+        client.create_scenario(
+            {
+                "name": "alt-readings",
+                "base": "current",
+                "parameters": {"use_alternative_rates": True, "damping_default": 0.3, "severity_weights": {"BAN": 0.8}},
+            }
+        )
+        child = {
+            "name": "reweighted",
+            "base": "alt-readings",
+            "parameters": {"severity_weights": {"LICENCE_REQUIRED": 0.6}},
+        }
+        client.create_scenario(child)
+        assert client.get_scenario("reweighted")["parameters"] == child["parameters"]  # only what it sets
+        s122 = {"hs_code": "850511", "origin_country": "DE", "buyer_country": "US", "as_of": "2026-03-01"}
+        default = client.evaluate_link(**s122)  # type: ignore[arg-type]
+        inherited = client.evaluate_link(scenario="reweighted", **s122)  # type: ignore[arg-type]
+        assert inherited.tariff_rate_fraction - default.tariff_rate_fraction == pytest.approx(0.05)  # 15% reading
+        gallium = {"hs_code": "811292", "origin_country": "CN", "buyer_country": "US"}
+        assert client.evaluate_link(scenario="reweighted", as_of="2025-01-15", **gallium).hazard == 0.8  # base's BAN
+        assert client.evaluate_link(scenario="reweighted", as_of="2026-01-15", **gallium).hazard == 0.6  # its own
+        context = client.score_company("US-MOTOR-1", scenario="reweighted", as_of="2026-01-15").context
+        assert (context.damping_default, context.pass_through) == (0.3, 1.0)  # the base's, then the default
 
 
 def test_built_in_scenarios_are_read_only(policy_client: ChokepointClient) -> None:
