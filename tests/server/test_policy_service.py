@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 import polars as pl
 import pytest
+from chokepoint.v1 import policy_pb2, policy_pb2_grpc
 
 from client.client import ChokepointClient, LinkEvaluation
 from client.errors import (
@@ -174,6 +175,8 @@ def test_one_link_walks_through_the_regime_changes(
     result = policy_client.evaluate_link(hs_code="854231", origin_country="CN", buyer_country="US", as_of=day)
     assert result.tariff_rate_fraction == pytest.approx(expected_rate)
     assert must_fire <= fired(result)
+    assert result.tariffs
+    assert all(t.source for t in result.tariffs)  # every number traces to its legal text or data file
     inactive = dict(result.inactive)
     assert {measure: inactive.get(measure) for measure in must_be_inactive} == must_be_inactive
 
@@ -195,6 +198,9 @@ def test_gallium_to_the_us_walks_through_chinas_controls(
     result = policy_client.evaluate_link(hs_code="811292", origin_country="CN", buyer_country="US", as_of=day)
     assert result.hazard == pytest.approx(hazard)
     assert (result.export_controls[0].measure_id if result.export_controls else None) == strongest
+    assert all(c.source for c in result.export_controls)
+    assert all("MOFCOM" in c.source for c in result.export_controls[:1])  # the strongest cites China's announcement
+    assert all(t.source for t in result.tariffs)
 
 
 def test_rare_earth_suspension_lapsing_restores_the_october_controls(policy_client: ChokepointClient) -> None:
@@ -205,6 +211,30 @@ def test_rare_earth_suspension_lapsing_restores_the_october_controls(policy_clie
     assert dict(current.inactive)["CN-MOFCOM-2025-61-62-RARE-EARTH"] == "SUSPENDED"
     assert "CN-MOFCOM-2025-61-62-RARE-EARTH" in fired(lapsed)
     assert current.hazard < lapsed.hazard < banned.hazard == 1.0
+
+
+def test_expanded_us_chip_controls_reach_chips_and_raise_fab_tools_to_presumption_of_denial(
+    policy_client: ChokepointClient,
+) -> None:
+    chips = {"hs_code": "854231", "origin_country": "US", "buyer_country": "CN", "as_of": "2026-01-15"}
+    tools = {**chips, "hs_code": "848620"}
+    current_chips = policy_client.evaluate_link(**chips)  # type: ignore[arg-type]
+    expanded_chips = policy_client.evaluate_link(scenario="us-chip-controls-expanded", **chips)  # type: ignore[arg-type]
+    assert (current_chips.hazard, current_chips.export_controls) == (0.0, ())  # no rule covers chips today
+    (control,) = expanded_chips.export_controls
+    assert (control.measure_id, control.level, control.value) == ("WHATIF-US-CHIPS-CN", "PRESUMPTION_OF_DENIAL", 0.9)
+    assert control.matched == "tag semiconductor"
+    assert control.source
+    current_tools = policy_client.evaluate_link(**tools)  # type: ignore[arg-type]
+    expanded_tools = policy_client.evaluate_link(scenario="us-chip-controls-expanded", **tools)  # type: ignore[arg-type]
+    assert current_tools.export_controls[0].measure_id == "US-EAR-2022-SME-CN"
+    assert (current_tools.hazard, expanded_tools.hazard) == (0.4, 0.9)
+    assert expanded_tools.export_controls[0].measure_id == "WHATIF-US-CHIPS-CN"
+    to_germany = policy_client.evaluate_link(
+        scenario="us-chip-controls-expanded",
+        **{**chips, "buyer_country": "DE"},  # type: ignore[arg-type]
+    )
+    assert to_germany.hazard == 0.0  # the what-if names China's destinations only
 
 
 def test_section_122_at_the_other_reading(policy_client: ChokepointClient) -> None:
@@ -378,6 +408,41 @@ def test_list_measures_filters_and_pages(policy_client: ChokepointClient) -> Non
     everything = [m.measure_id for m in policy_client.list_measures()]
     assert everything == sorted(everything)
     assert len(everything) == len(set(everything))
+
+
+def test_list_measures_and_scenarios_cross_pages_of_five(serve: ServeFactory) -> None:
+    server = serve()
+    with server.client() as client:
+        client.create_scenario({"name": "extra-a", "base": "current"})
+        client.create_scenario({"name": "extra-b", "base": "current"})
+        all_measures = [m.measure_id for m in client.list_measures()]
+        all_scenarios = [s.name for s in client.list_scenarios()]
+    with grpc.insecure_channel(server.address) as channel:
+        stub = policy_pb2_grpc.PolicyServiceStub(channel)
+        measure_pages: list[list[str]] = []
+        request = policy_pb2.ListMeasuresRequest(page_size=5)
+        while True:
+            response = stub.ListMeasures(request)
+            measure_pages.append([m.tariff.measure_id or m.export_control.measure_id for m in response.measures])
+            assert response.total_size == len(all_measures)
+            if not response.next_page_token:
+                break
+            request.page_token = response.next_page_token
+        scenario_pages: list[list[str]] = []
+        scenarios_request = policy_pb2.ListScenariosRequest(page_size=5)
+        while True:
+            scenarios_response = stub.ListScenarios(scenarios_request)
+            scenario_pages.append([scenario.name for scenario in scenarios_response.scenarios])
+            if not scenarios_response.next_page_token:
+                break
+            scenarios_request.page_token = scenarios_response.next_page_token
+    assert len(measure_pages) == -(-len(all_measures) // 5) > 1
+    assert all(len(page) == 5 for page in measure_pages[:-1])
+    assert 0 < len(measure_pages[-1]) <= 5
+    assert [measure for page in measure_pages for measure in page] == all_measures  # no gap, no repeat
+    assert [len(page) for page in scenario_pages] == [5, len(all_scenarios) - 5]
+    assert [name for page in scenario_pages for name in page] == all_scenarios == sorted(all_scenarios)
+    assert {"extra-a", "extra-b", "current"} <= set(all_scenarios)
 
 
 def test_evaluate_link_errors_name_the_field(policy_client: ChokepointClient) -> None:
