@@ -732,8 +732,11 @@ def build_export_controls(ga_ge_prefixes: tuple[str, ...]) -> tuple[ControlRow, 
             effective_from=date(2025, 11, 10),
             source=f"{_REGIME} (row 2025-11-10, CN); {_EVENTS} (rows 2025-11)",
             note=(
-                "Relaxes the licence requirements above for US end users; issued to selected exporters only (USGS). "
-                "No end date in the shared data."
+                "Recorded, but it changes no number here: the hazard is the strongest control that applies, and every "
+                "item it covers stays under one of the licence requirements above (LICENCE_REQUIRED), which it does "
+                "not lift. The relief it brings (faster approval for US end users, for selected exporters only, "
+                "USGS) would be modelled by suspending or narrowing those requirements, not by this row. No end date "
+                "in the shared data."
             ),
         ),
         ControlRow(
