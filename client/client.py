@@ -672,7 +672,9 @@ def scenario_message(document: dict[str, Any]) -> policy_pb2.Scenario:
         )
     parameters = document.get("parameters")
     if parameters is not None:
-        message.parameters.use_alternative_rates = bool(parameters.get("use_alternative_rates", False))
+        message.parameters.SetInParent()
+        if parameters.get("use_alternative_rates") is not None:
+            message.parameters.use_alternative_rates = bool(parameters["use_alternative_rates"])
         for key in ("damping_default", "pass_through_default"):
             if parameters.get(key) is not None:
                 setattr(message.parameters, key, float(parameters[key]))
@@ -746,6 +748,11 @@ def _message_dict(scenario: policy_pb2.Scenario) -> dict[str, Any]:
                 "importer": t.importer,
                 "origins": list(t.origins),
                 "lines": [{"hs_prefix": line.hs_prefix, "rate_fraction": line.rate_fraction} for line in t.lines],
+                **(
+                    {"alternative_rate_fraction": t.alternative_rate_fraction}
+                    if t.HasField("alternative_rate_fraction")
+                    else {}
+                ),
                 **validity(t.validity),
                 "source": t.source,
                 "note": t.note,
@@ -769,7 +776,22 @@ def _message_dict(scenario: policy_pb2.Scenario) -> dict[str, Any]:
             }
             for c in scenario.export_controls
         ],
+        **({"parameters": _parameters_dict(scenario.parameters)} if scenario.HasField("parameters") else {}),
     }
+
+
+def _parameters_dict(parameters: policy_pb2.ScoringParameters) -> dict[str, Any]:
+    """Only the parameters the scenario sets: the others are its base's."""
+    document: dict[str, Any] = {}
+    if parameters.severity_weights:
+        document["severity_weights"] = {
+            policy_pb2.Severity.Name(item.severity).removeprefix("SEVERITY_"): item.weight
+            for item in parameters.severity_weights
+        }
+    for name in ("damping_default", "pass_through_default", "use_alternative_rates"):
+        if parameters.HasField(name):
+            document[name] = getattr(parameters, name)
+    return document
 
 
 def _scenario_summary(scenario: policy_pb2.Scenario, version: str) -> ScenarioSummary:

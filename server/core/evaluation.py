@@ -4,7 +4,8 @@ Rules (docs/policy.md has the worked examples):
 - A tariff applies when its importer is the buyer's country, the goods' **origin** (not the shipping country) is
   among its origins (or it has none), one of its HS lines prefixes the HS code, and it is in force on the day.
   A transshipment penalty applies only to transshipped goods.
-- Within a program the most specific line wins (ties: the later `effective_from`); programs stack:
+- Within a program one measure wins: a transshipment penalty that applies (it is levied *in lieu of* its program's
+  rate), else the most specific line (ties: the later `effective_from`); programs stack:
   `rate = sum over programs of the winning line's rate`.
 - An export control applies when its controlling country is the goods' origin or the shipping country, the buyer
   is abroad (a domestic sale is no export), the buyer's country is among its destinations (or it has none), the
@@ -141,9 +142,12 @@ def _tariff_line(measure: TariffMeasure, shipment: Shipment) -> tuple[str, float
     return None
 
 
-def _precedence(applied: AppliedTariff) -> tuple[int, date, str]:
-    """Most specific line, then the later measure; the id breaks exact ties so the choice never depends on order."""
-    return len(applied.hs_prefix), applied.measure.validity.effective_from, applied.measure.measure_id
+def _precedence(applied: AppliedTariff) -> tuple[bool, int, date, str]:
+    """A penalty first (it replaces its program's rate), then the most specific line, then the later measure; the id
+    breaks exact ties so the choice never depends on order."""
+    measure = applied.measure
+    penalty = measure.authority is TariffAuthority.TRANSSHIPMENT_PENALTY
+    return penalty, len(applied.hs_prefix), measure.validity.effective_from, measure.measure_id
 
 
 def _superseded(loser: AppliedTariff, winner: AppliedTariff) -> InactiveMeasure:

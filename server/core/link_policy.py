@@ -130,7 +130,8 @@ def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
 
 
 def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
-    """Per shipment: the stacked rate and the measures applied (one per program, most specific then latest)."""
+    """Per shipment: the stacked rate and the measures applied (one per program: a penalty, else the most specific
+    line, then the latest)."""
     lines = _tariff_lines(policy, on=on)
     matches = []
     for length in lines["length"].unique().sort().to_list():
@@ -160,7 +161,7 @@ def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl
     winners = (
         pl.concat(matches)
         .filter(~pl.col("penalty") | pl.col("transshipment"))
-        .sort(["length", "effective_from", "measure_id"], descending=True)
+        .sort(["penalty", "length", "effective_from", "measure_id"], descending=True)
         .group_by("shipment", "program")
         .first()
     )

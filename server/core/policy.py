@@ -140,6 +140,31 @@ class ScoringParameters:
 
 
 @dataclass(frozen=True)
+class ParameterSettings:
+    """The parameters a scenario sets itself. Each one left unset (None, or a severity absent from the weights) is
+    inherited from the base scenario, field by field, so a scenario that only reweights a severity keeps its base's
+    damping and rate reading."""
+
+    severity_weights: Mapping[Severity, float] = field(default_factory=dict)
+    damping_default: float | None = None
+    pass_through_default: float | None = None
+    use_alternative_rates: bool | None = None
+
+    def over(self, base: ScoringParameters) -> ScoringParameters:
+        """`base` with the fields set here replaced."""
+        return ScoringParameters(
+            severity_weights={**base.severity_weights, **self.severity_weights},
+            damping_default=base.damping_default if self.damping_default is None else self.damping_default,
+            pass_through_default=(
+                base.pass_through_default if self.pass_through_default is None else self.pass_through_default
+            ),
+            use_alternative_rates=(
+                base.use_alternative_rates if self.use_alternative_rates is None else self.use_alternative_rates
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A named set of measures: a `base` scenario's measures minus `remove`, with `changes` applied (partial
     measures in the JSON form, merged over the base measure of the same id), plus `tariffs` and `controls` (an
@@ -152,7 +177,7 @@ class Scenario:
     controls: tuple[ExportControl, ...] = ()
     remove: tuple[str, ...] = ()
     changes: tuple[Mapping[str, Any], ...] = ()
-    parameters: ScoringParameters | None = None  # None: the base's parameters (the defaults without a base)
+    parameters: ParameterSettings = field(default_factory=ParameterSettings)  # unset fields: the base's
     built_in: bool = False
 
 

@@ -22,9 +22,9 @@ from server.core.errors import FieldViolation, InvalidArgumentError
 from server.core.policy import (
     ControlAuthority,
     ExportControl,
+    ParameterSettings,
     Period,
     Scenario,
-    ScoringParameters,
     Severity,
     TariffAuthority,
     TariffMeasure,
@@ -252,10 +252,8 @@ def scenario_from_json(document: Mapping[str, Any], *, where: str) -> Scenario:
         controls=controls,
         remove=entry.items("remove", pattern=MEASURE_ID_PATTERN),
         changes=tuple(_changes(entry)),
-        parameters=None
-        if document.get("parameters") is None
-        else _parameters(
-            Entry(document["parameters"], where=f"{where}, parameters", field_prefix="scenario.parameters")
+        parameters=_parameters(
+            Entry(document.get("parameters") or {}, where=f"{where}, parameters", field_prefix="scenario.parameters")
         ),
     )
 
@@ -270,17 +268,21 @@ def scenario_to_json(scenario: Scenario) -> dict[str, Any]:
         "changes": [dict(change) for change in scenario.changes],
         "tariffs": [tariff_to_json(measure) for measure in scenario.tariffs],
         "export_controls": [control_to_json(control) for control in scenario.controls],
-        "parameters": None if scenario.parameters is None else parameters_to_json(scenario.parameters),
+        "parameters": parameters_to_json(scenario.parameters),
     }
 
 
-def parameters_to_json(parameters: ScoringParameters) -> dict[str, Any]:
-    return {
-        "severity_weights": {severity.value: weight for severity, weight in parameters.severity_weights.items()},
-        "damping_default": parameters.damping_default,
-        "pass_through_default": parameters.pass_through_default,
-        "use_alternative_rates": parameters.use_alternative_rates,
-    }
+def parameters_to_json(parameters: ParameterSettings) -> dict[str, Any]:
+    """Only the parameters the scenario sets: an absent one is inherited from the base."""
+    document: dict[str, Any] = {}
+    if parameters.severity_weights:
+        document["severity_weights"] = {
+            severity.value: weight for severity, weight in parameters.severity_weights.items()
+        }
+    for name in ("damping_default", "pass_through_default", "use_alternative_rates"):
+        if getattr(parameters, name) is not None:
+            document[name] = getattr(parameters, name)
+    return document
 
 
 def tariff_to_json(measure: TariffMeasure) -> dict[str, Any]:
@@ -340,11 +342,11 @@ def _validity_json(validity: Validity) -> dict[str, Any]:
     }
 
 
-def _parameters(entry: Entry) -> ScoringParameters:
+def _parameters(entry: Entry) -> ParameterSettings:
+    """The parameters set in the JSON; an absent or null one stays unset (inherited)."""
     if not isinstance(entry.values, Mapping):
         raise entry.fail("parameters", "must be an object")
-    defaults = ScoringParameters()
-    weights = dict(defaults.severity_weights)
+    weights: dict[Severity, float] = {}
     raw_weights = entry.values.get("severity_weights") or {}
     if not isinstance(raw_weights, Mapping):
         raise entry.fail("severity_weights", "must be an object of severity -> weight")
@@ -355,15 +357,13 @@ def _parameters(entry: Entry) -> ScoringParameters:
             field_prefix=f"{entry.field_prefix}.severity_weights",
         )
         weights[item.choice("severity", Severity)] = item.fraction("weight", upper=1.0) or 0.0
-    damping = entry.fraction("damping_default", required=False, upper=1.0)
-    pass_through = entry.fraction("pass_through_default", required=False, upper=1.0)
-    alternative = entry.values.get("use_alternative_rates", False)
-    if not isinstance(alternative, bool):
+    alternative = entry.values.get("use_alternative_rates")
+    if alternative is not None and not isinstance(alternative, bool):
         raise entry.fail("use_alternative_rates", "must be true or false")
-    return ScoringParameters(
+    return ParameterSettings(
         severity_weights=weights,
-        damping_default=defaults.damping_default if damping is None else damping,
-        pass_through_default=defaults.pass_through_default if pass_through is None else pass_through,
+        damping_default=entry.fraction("damping_default", required=False, upper=1.0),
+        pass_through_default=entry.fraction("pass_through_default", required=False, upper=1.0),
         use_alternative_rates=alternative,
     )
 
@@ -410,19 +410,28 @@ def _read_csv(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_lines(path: Path) -> dict[str, dict[str, float]]:
-    """`tariff_lines.csv` grouped by measure: {measure_id: {hs_prefix: rate}}."""
-    lines = pl.read_csv(path, schema={"measure_id": pl.String, "hs_prefix": pl.String, "rate_fraction": pl.Float64})
-    bad = lines.with_row_index("row").filter(
-        ~pl.col("hs_prefix").str.contains(r"^\d{1,10}$").fill_null(False)
-        | ~pl.col("rate_fraction").is_between(0, MAX_RATE).fill_null(False)
+    """`tariff_lines.csv` grouped by measure: {measure_id: {hs_prefix: rate}}.
+
+    Read as text and cast leniently, so a bad cell is reported by row and field like any other library error
+    rather than failing inside the CSV reader."""
+    text = pl.read_csv(path, schema={"measure_id": pl.String, "hs_prefix": pl.String, "rate_fraction": pl.String})
+    lines = text.with_columns(pl.col("rate_fraction").str.strip_chars().cast(pl.Float64, strict=False))
+    checks = {
+        "measure_id": (pl.col("measure_id").str.contains(MEASURE_ID_PATTERN), f"must match {MEASURE_ID_PATTERN}"),
+        "hs_prefix": (pl.col("hs_prefix").str.contains(r"^\d{1,10}$"), "must be 1 to 10 HS digits"),
+        "rate_fraction": (pl.col("rate_fraction").is_between(0, MAX_RATE), f"must be a number in [0, {MAX_RATE:g}]"),
+    }
+    broken = (
+        lines.select((~valid.fill_null(False)).alias(field) for field, (valid, _) in checks.items())
+        .with_row_index("row")
+        .filter(pl.any_horizontal(*checks))
     )
-    if bad.height:
-        row, measure_id, prefix, rate = bad.select("row", "measure_id", "hs_prefix", "rate_fraction").row(0)
-        message = (
-            f"{path.name} row {row + 1} ({measure_id}): hs_prefix must be digits and rate_fraction in "
-            f"[0, {MAX_RATE:g}], got {prefix!r}, {rate!r}"
-        )
-        raise InvalidArgumentError(message, violations=[FieldViolation(f"{path.name}[{row + 1}]", message)])
+    if broken.height:
+        first = broken.row(0, named=True)
+        field = next(field for field in checks if first[field])
+        row = first["row"] + 1
+        entry = Entry(text.row(row - 1, named=True), where=f"{path.name} row {row}", field_prefix=f"{path.name}[{row}]")
+        raise entry.fail(field, checks[field][1])
     grouped: dict[str, dict[str, float]] = {}
     for measure_id, prefixes, rates in (
         lines.group_by("measure_id", maintain_order=True).agg("hs_prefix", "rate_fraction").iter_rows()

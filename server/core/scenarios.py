@@ -69,7 +69,8 @@ class ScenarioBook:
         return scenario
 
     def resolve(self, name: str) -> PolicySet:
-        """The measures and parameters of scenario `name`: its base's, minus `remove`, plus its own."""
+        """The measures and parameters of scenario `name`: its base's, minus `remove`, plus its own; each parameter
+        it leaves unset is its base's (the defaults at the root)."""
         chain = [self.get(name)]
         while chain[-1].base is not None:
             if len(chain) > MAX_BASE_DEPTH or chain[-1].base in {s.name for s in chain}:
@@ -93,7 +94,7 @@ class ScenarioBook:
                 )
             tariffs.update((measure.measure_id, measure) for measure in scenario.tariffs)
             controls.update((control.measure_id, control) for control in scenario.controls)
-            parameters = scenario.parameters or parameters
+            parameters = scenario.parameters.over(parameters)
         return PolicySet(chain[0], tariffs, controls, parameters)
 
     def check_new(self, scenario: Scenario) -> None:

@@ -13,8 +13,8 @@ from server.core.measure_queries import Measure
 from server.core.policy import (
     ControlAuthority,
     ExportControl,
+    ParameterSettings,
     Scenario,
-    ScoringParameters,
     Severity,
     Status,
     TariffAuthority,
@@ -55,7 +55,9 @@ def scenario_document(message: policy_pb2.Scenario) -> dict[str, Any]:
             "pass_through_default": (
                 parameters.pass_through_default if parameters.HasField("pass_through_default") else None
             ),
-            "use_alternative_rates": parameters.use_alternative_rates,
+            "use_alternative_rates": (
+                parameters.use_alternative_rates if parameters.HasField("use_alternative_rates") else None
+            ),
         }
     return document
 
@@ -154,7 +156,8 @@ def control_message(control: ExportControl) -> policy_pb2.ExportControl:
     )
 
 
-def parameters_message(parameters: ScoringParameters) -> policy_pb2.ScoringParameters:
+def parameters_message(parameters: ParameterSettings) -> policy_pb2.ScoringParameters:
+    """The parameters the scenario sets; unset ones stay unset on the wire (inherited from the base)."""
     return policy_pb2.ScoringParameters(
         severity_weights=[
             policy_pb2.SeverityWeight(severity=SEVERITIES[severity], weight=weight)
@@ -180,7 +183,7 @@ def scenario_message(scenario: Scenario, *, full: bool, measure_count: int) -> p
     if full:
         message.tariffs.extend(tariff_message(measure, full=True) for measure in scenario.tariffs)
         message.export_controls.extend(control_message(control) for control in scenario.controls)
-    if scenario.parameters is not None:
+    if scenario.parameters != ParameterSettings():
         message.parameters.CopyFrom(parameters_message(scenario.parameters))
     return message
 

@@ -134,6 +134,19 @@ def test_transshipment_penalty_needs_a_transshipped_shipment() -> None:
     assert evaluate_shipment(rules, ship(transshipment=False), on=DAY).tariff_rate_fraction == 0.0
 
 
+def test_a_transshipment_penalty_replaces_its_programs_rate_and_other_programs_stack() -> None:
+    penalty_authority = TariffAuthority.TRANSSHIPMENT_PENALTY
+    rules = policy(
+        tariff("FENTANYL", "F", {"": 0.20}),
+        tariff("RECIPROCAL", "R", {"854231": 0.10}, start=date(2019, 1, 1)),  # more specific and later: still loses
+        tariff("PENALTY", "R", {"": 0.40}, authority=penalty_authority),
+    )
+    routed = evaluate_shipment(rules, ship(transshipment=True), on=DAY)
+    assert routed.tariff_rate_fraction == pytest.approx(0.20 + 0.40)
+    assert [(i.measure_id, i.status) for i in routed.inactive] == [("RECIPROCAL", "SUPERSEDED_BY PENALTY")]
+    assert evaluate_shipment(rules, ship(transshipment=False), on=DAY).tariff_rate_fraction == pytest.approx(0.30)
+
+
 def test_statuses_walk_through_suspension_expiry_and_voiding() -> None:
     validity = Validity(
         date(2025, 1, 1), date(2027, 1, 1), (Period(date(2025, 6, 1), date(2025, 9, 1)),), date(2026, 2, 20)

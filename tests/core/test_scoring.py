@@ -915,7 +915,7 @@ def default_graph(tmp_path_factory: pytest.TempPathFactory) -> Graph:
 
 
 @pytest.mark.parametrize("scenario", ["current", "cn-rare-earth-ban-all"])
-@pytest.mark.parametrize("on", [date(2019, 6, 1), date(2025, 4, 20), date(2026, 1, 15)])
+@pytest.mark.parametrize("on", [date(2019, 6, 1), date(2025, 4, 20), date(2025, 9, 1), date(2026, 1, 15)])
 def test_link_policy_matches_evaluate_shipment_on_the_default_graph(
     default_graph: Graph, scenario: str, on: date, tmp_path: Path
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import grpc
 import polars as pl
 import pytest
+from chokepoint.v1 import policy_pb2, policy_pb2_grpc
 
 from client.client import ChokepointClient, LinkEvaluation
 from client.errors import (
@@ -15,6 +16,7 @@ from client.errors import (
     InvalidArgumentError,
     NotFoundError,
 )
+from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import SHARED_DATA, ServeFactory
 
 TARIFFS = SHARED_DATA / "tariffs"
@@ -85,6 +87,47 @@ def test_magnets_routed_through_vietnam_keep_chinese_origin(policy_client: Choke
     assert routed.hazard == direct.hazard  # China's magnet controls follow the origin
 
 
+def test_transshipped_chinese_magnets_pay_the_penalty_in_place_of_the_reciprocal_rate(
+    policy_client: ChokepointClient,
+) -> None:
+    day = "2025-09-01"  # inside the penalty's window, 2025-08-07 until the 2026-02-20 ruling
+    routed = policy_client.evaluate_link(
+        hs_code="850511",
+        origin_country="CN",
+        shipping_country="VN",
+        route=("CN", "VN", "US"),
+        buyer_country="US",
+        as_of=day,
+    )
+    direct = policy_client.evaluate_link(hs_code="850511", origin_country="CN", buyer_country="US", as_of=day)
+    mfn = us_mfn("85051100")
+    assert {t.measure_id for t in routed.tariffs} == {"US-MFN-2017", "US-IEEPA-FENTANYL-20", "US-TRANSSHIPMENT-40"}
+    assert routed.tariff_rate_fraction == pytest.approx(mfn + 0.20 + 0.40)  # 62.1%: the penalty replaces the 10%
+    assert dict(routed.inactive)["US-IEEPA-RECIPROCAL-CN-10-GENEVA"] == "SUPERSEDED_BY US-TRANSSHIPMENT-40"
+    assert {t.measure_id for t in direct.tariffs} == {
+        "US-MFN-2017",
+        "US-IEEPA-FENTANYL-20",
+        "US-IEEPA-RECIPROCAL-CN-10-GENEVA",
+    }
+    assert direct.tariff_rate_fraction == pytest.approx(mfn + 0.20 + 0.10)
+    assert {c.measure_id for c in routed.export_controls} == {"CN-MOFCOM-2025-18-RARE-EARTH"}
+    assert all(m.source for m in (*routed.tariffs, *routed.export_controls))
+    penalty = next(t for t in routed.tariffs if t.measure_id == "US-TRANSSHIPMENT-40")
+    assert "in lieu of" in penalty.source
+
+
+def test_the_transshipment_penalty_spares_origins_without_a_modelled_reciprocal_rate(
+    policy_client: ChokepointClient,
+) -> None:
+    german = policy_client.evaluate_link(
+        hs_code="850511", origin_country="DE", shipping_country="NL", buyer_country="US", as_of="2025-09-01"
+    )
+    assert german.transshipment
+    assert {t.measure_id for t in german.tariffs} == {"US-MFN-2017"}
+    assert german.tariff_rate_fraction == pytest.approx(us_mfn("85051100"))
+    assert "US-TRANSSHIPMENT-40" not in dict(german.inactive)
+
+
 def test_us_magnets_into_china_in_2019_pay_chinas_retaliatory_rate(policy_client: ChokepointClient) -> None:
     result = policy_client.evaluate_link(hs_code="850511", origin_country="US", buyer_country="CN", as_of="2019-06-01")
     assert result.tariff_rate_fraction == pytest.approx(cn_rate_on_us_goods("850511", "2019-06-01"))
@@ -132,6 +175,8 @@ def test_one_link_walks_through_the_regime_changes(
     result = policy_client.evaluate_link(hs_code="854231", origin_country="CN", buyer_country="US", as_of=day)
     assert result.tariff_rate_fraction == pytest.approx(expected_rate)
     assert must_fire <= fired(result)
+    assert result.tariffs
+    assert all(t.source for t in result.tariffs)  # every number traces to its legal text or data file
     inactive = dict(result.inactive)
     assert {measure: inactive.get(measure) for measure in must_be_inactive} == must_be_inactive
 
@@ -153,6 +198,9 @@ def test_gallium_to_the_us_walks_through_chinas_controls(
     result = policy_client.evaluate_link(hs_code="811292", origin_country="CN", buyer_country="US", as_of=day)
     assert result.hazard == pytest.approx(hazard)
     assert (result.export_controls[0].measure_id if result.export_controls else None) == strongest
+    assert all(c.source for c in result.export_controls)
+    assert all("MOFCOM" in c.source for c in result.export_controls[:1])  # the strongest cites China's announcement
+    assert all(t.source for t in result.tariffs)
 
 
 def test_rare_earth_suspension_lapsing_restores_the_october_controls(policy_client: ChokepointClient) -> None:
@@ -163,6 +211,30 @@ def test_rare_earth_suspension_lapsing_restores_the_october_controls(policy_clie
     assert dict(current.inactive)["CN-MOFCOM-2025-61-62-RARE-EARTH"] == "SUSPENDED"
     assert "CN-MOFCOM-2025-61-62-RARE-EARTH" in fired(lapsed)
     assert current.hazard < lapsed.hazard < banned.hazard == 1.0
+
+
+def test_expanded_us_chip_controls_reach_chips_and_raise_fab_tools_to_presumption_of_denial(
+    policy_client: ChokepointClient,
+) -> None:
+    chips = {"hs_code": "854231", "origin_country": "US", "buyer_country": "CN", "as_of": "2026-01-15"}
+    tools = {**chips, "hs_code": "848620"}
+    current_chips = policy_client.evaluate_link(**chips)  # type: ignore[arg-type]
+    expanded_chips = policy_client.evaluate_link(scenario="us-chip-controls-expanded", **chips)  # type: ignore[arg-type]
+    assert (current_chips.hazard, current_chips.export_controls) == (0.0, ())  # no rule covers chips today
+    (control,) = expanded_chips.export_controls
+    assert (control.measure_id, control.level, control.value) == ("WHATIF-US-CHIPS-CN", "PRESUMPTION_OF_DENIAL", 0.9)
+    assert control.matched == "tag semiconductor"
+    assert control.source
+    current_tools = policy_client.evaluate_link(**tools)  # type: ignore[arg-type]
+    expanded_tools = policy_client.evaluate_link(scenario="us-chip-controls-expanded", **tools)  # type: ignore[arg-type]
+    assert current_tools.export_controls[0].measure_id == "US-EAR-2022-SME-CN"
+    assert (current_tools.hazard, expanded_tools.hazard) == (0.4, 0.9)
+    assert expanded_tools.export_controls[0].measure_id == "WHATIF-US-CHIPS-CN"
+    to_germany = policy_client.evaluate_link(
+        scenario="us-chip-controls-expanded",
+        **{**chips, "buyer_country": "DE"},  # type: ignore[arg-type]
+    )
+    assert to_germany.hazard == 0.0  # the what-if names China's destinations only
 
 
 def test_section_122_at_the_other_reading(policy_client: ChokepointClient) -> None:
@@ -219,6 +291,33 @@ def test_scenario_lifecycle_survives_a_restart(serve: ServeFactory, tmp_path: Pa
         client.delete_scenario("no-301")
         with pytest.raises(NotFoundError):
             client.get_scenario("no-301")
+
+
+def test_a_derived_scenario_inherits_each_parameter_it_leaves_unset(serve: ServeFactory) -> None:
+    with serve(seed_graph=DEFAULT_SEED_GRAPH).client() as client:
+        client.create_scenario(
+            {
+                "name": "alt-readings",
+                "base": "current",
+                "parameters": {"use_alternative_rates": True, "damping_default": 0.3, "severity_weights": {"BAN": 0.8}},
+            }
+        )
+        child = {
+            "name": "reweighted",
+            "base": "alt-readings",
+            "parameters": {"severity_weights": {"LICENCE_REQUIRED": 0.6}},
+        }
+        client.create_scenario(child)
+        assert client.get_scenario("reweighted")["parameters"] == child["parameters"]  # only what it sets
+        s122 = {"hs_code": "850511", "origin_country": "DE", "buyer_country": "US", "as_of": "2026-03-01"}
+        default = client.evaluate_link(**s122)  # type: ignore[arg-type]
+        inherited = client.evaluate_link(scenario="reweighted", **s122)  # type: ignore[arg-type]
+        assert inherited.tariff_rate_fraction - default.tariff_rate_fraction == pytest.approx(0.05)  # 15% reading
+        gallium = {"hs_code": "811292", "origin_country": "CN", "buyer_country": "US"}
+        assert client.evaluate_link(scenario="reweighted", as_of="2025-01-15", **gallium).hazard == 0.8  # base's BAN
+        assert client.evaluate_link(scenario="reweighted", as_of="2026-01-15", **gallium).hazard == 0.6  # its own
+        context = client.score_company("US-MOTOR-1", scenario="reweighted", as_of="2026-01-15").context
+        assert (context.damping_default, context.pass_through) == (0.3, 1.0)  # the base's, then the default
 
 
 def test_built_in_scenarios_are_read_only(policy_client: ChokepointClient) -> None:
@@ -309,6 +408,41 @@ def test_list_measures_filters_and_pages(policy_client: ChokepointClient) -> Non
     everything = [m.measure_id for m in policy_client.list_measures()]
     assert everything == sorted(everything)
     assert len(everything) == len(set(everything))
+
+
+def test_list_measures_and_scenarios_cross_pages_of_five(serve: ServeFactory) -> None:
+    server = serve()
+    with server.client() as client:
+        client.create_scenario({"name": "extra-a", "base": "current"})
+        client.create_scenario({"name": "extra-b", "base": "current"})
+        all_measures = [m.measure_id for m in client.list_measures()]
+        all_scenarios = [s.name for s in client.list_scenarios()]
+    with grpc.insecure_channel(server.address) as channel:
+        stub = policy_pb2_grpc.PolicyServiceStub(channel)
+        measure_pages: list[list[str]] = []
+        request = policy_pb2.ListMeasuresRequest(page_size=5)
+        while True:
+            response = stub.ListMeasures(request)
+            measure_pages.append([m.tariff.measure_id or m.export_control.measure_id for m in response.measures])
+            assert response.total_size == len(all_measures)
+            if not response.next_page_token:
+                break
+            request.page_token = response.next_page_token
+        scenario_pages: list[list[str]] = []
+        scenarios_request = policy_pb2.ListScenariosRequest(page_size=5)
+        while True:
+            scenarios_response = stub.ListScenarios(scenarios_request)
+            scenario_pages.append([scenario.name for scenario in scenarios_response.scenarios])
+            if not scenarios_response.next_page_token:
+                break
+            scenarios_request.page_token = scenarios_response.next_page_token
+    assert len(measure_pages) == -(-len(all_measures) // 5) > 1
+    assert all(len(page) == 5 for page in measure_pages[:-1])
+    assert 0 < len(measure_pages[-1]) <= 5
+    assert [measure for page in measure_pages for measure in page] == all_measures  # no gap, no repeat
+    assert [len(page) for page in scenario_pages] == [5, len(all_scenarios) - 5]
+    assert [name for page in scenario_pages for name in page] == all_scenarios == sorted(all_scenarios)
+    assert {"extra-a", "extra-b", "current"} <= set(all_scenarios)
 
 
 def test_evaluate_link_errors_name_the_field(policy_client: ChokepointClient) -> None:

@@ -493,23 +493,28 @@ REGIME_2025_2026 = (
     ),
     TariffRow(
         measure_id="US-TRANSSHIPMENT-40",
-        title="US penalty duty on goods transshipped to evade the reciprocal duties: 40%",
+        title="US penalty duty on Chinese goods transshipped to evade the reciprocal duty: 40% in its place",
         authority="TRANSSHIPMENT_PENALTY",
-        program="US-TRANSSHIPMENT",
+        program="US-IEEPA-RECIPROCAL",
         importer="US",
+        origins=("CN", "HK", "MO"),
         hs_prefixes=("*",),
         rate_fraction=0.40,
         effective_from=date(2025, 8, 7),
         voided_on=IEEPA_RULING,
         source=(
             f"{_REGIME} (row 2025-07-31); executive order of 2025-07-31 'Further Modifying the Reciprocal Tariff "
-            "Rates', sec. 3 (effective 2025-08-07)"
+            "Rates', sec. 3 (effective 2025-08-07): 40 percent 'in lieu of the additional ad valorem rate of duty "
+            "applicable to goods of the country of origin'"
         ),
         note=(
-            "Applies only to goods CBP finds transshipped (in lieu of the origin's reciprocal rate): the engine "
-            "must apply it to transshipped links only. Issued under IEEPA, so the default reads it void with the "
-            "2026-02-20 ruling; status after the ruling is unclear (regime file): the other reading keeps it in "
-            "force (remove voided_on)."
+            "Replaces the origin's reciprocal rate rather than adding to it (the order's wording; the regime file's "
+            "summary says only 'additional'), so it is in the reciprocal program and a penalty wins its program; "
+            "the fentanyl duty still stacks. Applies only to transshipped links (CBP's finding is not modelled). "
+            "Origins limited to China's (CN, HK, MO), the only reciprocal rates the library models: elsewhere the "
+            "penalty would stand in for a rate that is missing. Issued under IEEPA, so the default reads it void "
+            "with the 2026-02-20 ruling; status after the ruling is unclear (regime file): the other reading keeps "
+            "it in force (remove voided_on)."
         ),
     ),
     TariffRow(
@@ -727,8 +732,11 @@ def build_export_controls(ga_ge_prefixes: tuple[str, ...]) -> tuple[ControlRow, 
             effective_from=date(2025, 11, 10),
             source=f"{_REGIME} (row 2025-11-10, CN); {_EVENTS} (rows 2025-11)",
             note=(
-                "Relaxes the licence requirements above for US end users; issued to selected exporters only (USGS). "
-                "No end date in the shared data."
+                "Recorded, but it changes no number here: the hazard is the strongest control that applies, and every "
+                "item it covers stays under one of the licence requirements above (LICENCE_REQUIRED), which it does "
+                "not lift. The relief it brings (faster approval for US end users, for selected exporters only, "
+                "USGS) would be modelled by suspending or narrowing those requirements, not by this row. No end date "
+                "in the shared data."
             ),
         ),
         ControlRow(
