@@ -920,7 +920,7 @@ def test_link_policy_matches_evaluate_shipment_on_the_default_graph(
     default_graph: Graph, scenario: str, on: date, tmp_path: Path
 ) -> None:
     policy_store = open_policy_store(tmp_path)
-    policy = policy_store.book.resolve(scenario)
+    policy = policy_store.snapshot.book.resolve(scenario)
     policy_store.close()
     links = evaluate_links(default_graph, policy, on=on)
     evaluated: dict[tuple[object, ...], tuple[float, float, str | None, str | None, list[str]]] = {}
@@ -971,8 +971,8 @@ def test_a_what_if_reusing_the_base_scores_gives_the_same_numbers_and_skips_the_
     default_graph: Graph, what_if: str, reused: str, tmp_path: Path
 ) -> None:
     policy_store = open_policy_store(tmp_path)
-    base = score_graph(default_graph, policy_store.book.resolve("current"), on=DAY_2026)
-    policy = policy_store.book.resolve(what_if)
+    base = score_graph(default_graph, policy_store.snapshot.book.resolve("current"), on=DAY_2026)
+    policy = policy_store.snapshot.book.resolve(what_if)
     policy_store.close()
     fresh = score_graph(default_graph, policy, on=DAY_2026)
     reusing = score_graph(default_graph, policy, on=DAY_2026, reuse=base)
@@ -990,7 +990,7 @@ def test_a_what_if_reusing_the_base_scores_gives_the_same_numbers_and_skips_the_
 
 def test_scores_of_another_graph_version_are_never_reused(default_graph: Graph, tmp_path: Path) -> None:
     policy_store = open_policy_store(tmp_path)
-    policy = policy_store.book.resolve("current")
+    policy = policy_store.snapshot.book.resolve("current")
     policy_store.close()
     base = score_graph(default_graph, policy, on=DAY_2026)
     other = replace(base, graph_version=default_graph.version + 1)

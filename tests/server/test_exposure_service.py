@@ -136,6 +136,24 @@ def test_scores_are_cached_and_a_graph_write_invalidates_them(seeded: RunningSer
     assert after.score.disruption > 0
 
 
+def test_updating_a_scenario_invalidates_its_cached_scores(seeded: RunningServer, client: ChokepointClient) -> None:
+    cache = seeded.service.scores
+    created = client.create_scenario({"name": "strict-licences", "base": "current"})
+    before = client.score_company("US-RE-BUYER-1", scenario="strict-licences", as_of=DAY)
+    assert before.context.policy_version == created.policy_version
+    assert client.score_company("US-RE-BUYER-1", scenario="strict-licences", as_of=DAY) == before
+    misses = cache.misses
+    # China's rare-earth licensing, in force on DAY, now cuts off everything it covers
+    strict = {"LICENCE_REQUIRED": 1.0}
+    updated = client.update_scenario(
+        {"name": "strict-licences", "base": "current", "parameters": {"severity_weights": strict}}
+    )
+    after = client.score_company("US-RE-BUYER-1", scenario="strict-licences", as_of=DAY)
+    assert cache.misses == misses + 1  # recomputed, not the cached answer for the old definition
+    assert after.context.policy_version == updated.policy_version != created.policy_version
+    assert after.score.disruption > before.score.disruption
+
+
 def test_exposure_errors_name_the_field(client: ChokepointClient) -> None:
     with pytest.raises(NotFoundError) as unknown:
         client.score_company("GHOST", as_of=DAY)
