@@ -68,7 +68,7 @@ def build(generated: GeneratedGraph) -> Graph:
 def scenario_book() -> ScenarioBook:
     with tempfile.TemporaryDirectory(prefix="chokepoint-bench-policy-") as directory:
         store = open_policy_store(Path(directory))
-        book = store.book
+        book = store.snapshot.book
         store.close()
     return book
 

@@ -134,14 +134,20 @@ RARE_EARTH_LINKS: Final = (
     # United Kingdom: 50% Malaysian, 50% Chinese oxides.
     Link("MY-RE-REFINER-1", "GB-RE-METAL-1", "284690", 5_000_000),
     Link("CN-RE-SEP-1", "GB-RE-METAL-1", "284690", 5_000_000),
-    # Chinese mining and separation; Burma's ionic-clay output (22,000 t REO) goes to Chinese separators; the
-    # US mine's concentrate went mostly to China for separation.
-    Link("CN-RE-MINER-1", "CN-RE-SEP-1", "253090", 600_000_000),
-    Link("CN-RE-MINER-1", "CN-RE-SEP-3", "253090", 300_000_000),
-    Link("CN-RE-MINER-2", "CN-RE-SEP-2", "284690", 250_000_000),
-    Link("MM-RE-MINER-1", "CN-RE-SEP-2", "284690", 400_000_000),
-    Link("BR-RE-MINER-1", "CN-RE-SEP-3", "284690", 40_000_000),
-    Link("US-RE-MINER-1", "CN-RE-SEP-1", "253090", 250_000_000),
+    # Chinese mining and separation, valued at 5 M USD per 1,000 t REO so that value shares are tonnage shares.
+    # USGS 2024 mine production: China 270,000 t, US 45,500 t, Burma 27,000 t, Brazil 560 t; Burma's and Brazil's
+    # ionic-clay output and, until 2025, most of the US mine's concentrate went to Chinese separators. So their
+    # feed is 80% Chinese-mined (1,350 M of 1,688 M USD), 12% US, 8% Burmese. Assumed: China's output is ~93%
+    # bastnaesite (CN-RE-MINER-1) and ~7% ionic clay (CN-RE-MINER-2, heavy rare earths, blended with Burmese clay
+    # at CN-RE-SEP-2); the US concentrate goes mostly to CN-RE-SEP-3, a little to CN-RE-SEP-1, whose light-rare-
+    # earth compounds (cerium, lanthanum for catalysts and polishing) are refined almost only from Chinese ore.
+    Link("CN-RE-MINER-1", "CN-RE-SEP-1", "253090", 900_000_000),
+    Link("CN-RE-MINER-1", "CN-RE-SEP-3", "253090", 355_000_000),
+    Link("CN-RE-MINER-2", "CN-RE-SEP-2", "284690", 95_000_000),
+    Link("MM-RE-MINER-1", "CN-RE-SEP-2", "284690", 135_000_000),
+    Link("BR-RE-MINER-1", "CN-RE-SEP-3", "284690", 3_000_000),
+    Link("US-RE-MINER-1", "CN-RE-SEP-1", "253090", 50_000_000),
+    Link("US-RE-MINER-1", "CN-RE-SEP-3", "253090", 150_000_000),
     Link("US-RE-MINER-1", "US-RE-SEP-1", "253090", 60_000_000),
     Link("CN-RE-SEP-1", "CN-RE-METAL-1", "284690", 700_000_000),
     Link("CN-RE-SEP-1", "CN-RE-METAL-2", "284690", 300_000_000),

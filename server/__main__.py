@@ -42,8 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         graph.version,
         graph.company_count,
         graph.link_count,
-        policy.version,
-        len(policy.book.scenarios),
+        policy.snapshot.version,
+        len(policy.snapshot.book.scenarios),
         store.path,
     )
     if service.metrics is not None:

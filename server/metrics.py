@@ -67,7 +67,9 @@ class ServiceStateCollector:
             "chokepoint_graph_version", "Version of the served graph; every committed write adds one.", graph.version
         )
         yield InfoMetricFamily(
-            "chokepoint_policy", "Version of the policy book (library.revision).", {"version": self._policy.version}
+            "chokepoint_policy",
+            "Version of the policy book (library.revision).",
+            {"version": self._policy.snapshot.version},
         )
         hits = CounterMetricFamily(
             "chokepoint_cache_hits", "Result cache lookups answered from the cache.", labels=["cache"]

@@ -10,8 +10,9 @@ solved by iteration over the upstream m-subgraph, `max_depth` tiers deep; mass s
 cycles) is reported as `coverage` < 1 and the shares are normalised over what arrived.
 HHI = sum of squared shares (1 = a single country).
 
-Example: B buys rare earths 71 from a Chinese miner and 29 from a Malaysian refiner that buys 30% Chinese feed.
-Face value: CN 0.71, MY 0.29. Look-through: CN 0.71 + 0.29 x 0.3 = 0.797, MY 0.29 x 0.7 = 0.203.
+Example: B buys rare earths 71 from a Chinese miner and 29 from a Malaysian refiner that buys 30% Chinese and 70%
+Australian feed.
+Face value: CN 0.71, MY 0.29. Look-through: CN 0.71 + 0.29 x 0.3 = 0.797, AU 0.29 x 0.7 = 0.203.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 from server.core.applied_requests import SCHEMA as APPLIED_REQUESTS_SCHEMA
@@ -30,15 +31,23 @@ INSERT OR IGNORE INTO policy_meta VALUES ('revision', '0');
 """
 
 
+@dataclass(frozen=True)
+class PolicySnapshot:
+    """One published state of the scenarios: the book and the version that names it, always read together."""
+
+    book: ScenarioBook
+    version: str
+
+
 class PolicyStore:
-    """Scenarios by name; writes are serialised, committed, then published as a new immutable `ScenarioBook`."""
+    """Scenarios by name; writes are serialised, committed, then published as a new immutable `PolicySnapshot`."""
 
     def __init__(self, connection: sqlite3.Connection, library: Library, built_ins: dict[str, Scenario]) -> None:
         self._connection = connection
         self._library = library
         self._built_ins = built_ins
         self._lock = threading.Lock()
-        self._book, self._revision = self._load()
+        self._snapshot = self._load()
 
     @classmethod
     def open(cls, path: Path, *, library: Library, built_ins: dict[str, Scenario]) -> PolicyStore:
@@ -57,12 +66,10 @@ class PolicyStore:
             raise StoreCorruptError(msg) from error
 
     @property
-    def book(self) -> ScenarioBook:
-        return self._book
-
-    @property
-    def version(self) -> str:
-        return f"{self._library.version}.{self._revision}"
+    def snapshot(self) -> PolicySnapshot:
+        """The book and its version as of now. They are swapped in as one object, so a reader that takes one
+        snapshot never pairs a book with another state's version (and never caches scores under the wrong key)."""
+        return self._snapshot
 
     def close(self) -> None:
         with self._lock:
@@ -74,12 +81,13 @@ class PolicyStore:
         with self._lock:
             if replay := recorded_result(self._connection, request_id, "CreateScenario"):
                 return replay
-            if scenario.name in self._book.scenarios:
-                if self._book.scenarios[scenario.name].built_in:
-                    self._book.check_new(scenario)  # raises SCENARIO_BUILT_IN
+            book = self._snapshot.book
+            if scenario.name in book.scenarios:
+                if book.scenarios[scenario.name].built_in:
+                    book.check_new(scenario)  # raises SCENARIO_BUILT_IN
                 msg = f"scenario.name: {scenario.name!r} already exists; use UpdateScenario"
                 raise AlreadyExistsError(msg, reason="SCENARIO_EXISTS")
-            self._book.check_new(scenario)
+            book.check_new(scenario)
             return self._commit(
                 "INSERT INTO scenarios VALUES (?, ?)",
                 (scenario.name, _encode(scenario)),
@@ -90,8 +98,9 @@ class PolicyStore:
         with self._lock:
             if replay := recorded_result(self._connection, request_id, "UpdateScenario"):
                 return replay
-            self._book.get(scenario.name)
-            self._book.check_new(scenario)
+            book = self._snapshot.book
+            book.get(scenario.name)
+            book.check_new(scenario)
             return self._commit(
                 "UPDATE scenarios SET definition = ? WHERE name = ?",
                 (_encode(scenario), scenario.name),
@@ -102,11 +111,12 @@ class PolicyStore:
         with self._lock:
             if replay := recorded_result(self._connection, request_id, "DeleteScenario"):
                 return replay
-            scenario = self._book.get(name)
+            book = self._snapshot.book
+            scenario = book.get(name)
             if scenario.built_in:
                 msg = f"name: {name!r} is a built-in scenario and read-only"
                 raise FailedPreconditionError(msg, reason="SCENARIO_BUILT_IN")
-            dependants = sorted(s.name for s in self._book.scenarios.values() if s.base == name)
+            dependants = sorted(s.name for s in book.scenarios.values() if s.base == name)
             if dependants:
                 msg = f"name: scenario {name!r} is the base of {', '.join(dependants)}; delete or rebase them first"
                 raise FailedPreconditionError(msg, reason="SCENARIO_IN_USE")
@@ -119,25 +129,25 @@ class PolicyStore:
         try:
             cursor.execute(statement, parameters)
             cursor.execute("UPDATE policy_meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'revision'")
-            book, revision = self._load(cursor)
-            record_result(cursor, request_id, method, f"{self._library.version}.{revision}")
+            snapshot = self._load(cursor)
+            record_result(cursor, request_id, method, snapshot.version)
             cursor.execute("COMMIT")
         except BaseException:
             # A COMMIT that failed may have left the transaction open (and the next BEGIN refused) or ended it.
             if self._connection.in_transaction:
                 cursor.execute("ROLLBACK")
             raise
-        self._book, self._revision = book, revision
-        return self.version
+        self._snapshot = snapshot
+        return snapshot.version
 
-    def _load(self, cursor: sqlite3.Cursor | None = None) -> tuple[ScenarioBook, int]:
+    def _load(self, cursor: sqlite3.Cursor | None = None) -> PolicySnapshot:
         reader = cursor or self._connection.cursor()
         (revision,) = reader.execute("SELECT value FROM policy_meta WHERE key = 'revision'").fetchone()
         users = {
             name: _decode(name, definition)
             for name, definition in reader.execute("SELECT name, definition FROM scenarios").fetchall()
         }
-        return ScenarioBook({**users, **self._built_ins}), int(revision)
+        return PolicySnapshot(ScenarioBook({**users, **self._built_ins}), f"{self._library.version}.{int(revision)}")
 
 
 def _decode(name: str, definition: str) -> Scenario:

@@ -19,7 +19,7 @@ from server.core.explain import Component, top_paths
 from server.core.graph import Graph
 from server.core.lookthrough import OriginShares, origin_shares
 from server.core.policy import PolicySet
-from server.core.policy_store import PolicyStore
+from server.core.policy_store import PolicySnapshot, PolicyStore
 from server.core.queries import require_company
 from server.core.scenarios import CURRENT
 from server.core.scores import Scores, score_graph
@@ -112,8 +112,9 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         limit = bounded(request.limit, "limit", default=10, maximum=self._limits.max_paths)
         depth = bounded(request.max_depth, "max_depth", default=6, maximum=self._limits.max_path_depth)
         check = check_of(context)
+        policies = self._policies.snapshot  # the paths' measures come from the book the scores were computed on
         graph, scores, scenario_context = self._scores(
-            request.scenario, request.as_of_date, request.overrides, check=check
+            request.scenario, request.as_of_date, request.overrides, check=check, policies=policies
         )
         index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
         component = (
@@ -123,7 +124,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             else Component.DISRUPTION
         )
         paths = top_paths(graph, scores, index, component=component, limit=limit, max_depth=depth, check=check)
-        policy = self._policies.book.resolve(scenario_context.scenario)
+        policy = policies.book.resolve(scenario_context.scenario)
         full = request.view == exposure_pb2.EXPLAIN_VIEW_FULL
         total_column = "disruption" if component is Component.DISRUPTION else "tariff_cost"
         return exposure_pb2.ExplainExposureResponse(
@@ -177,13 +178,13 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             component,
         )
         after = paging.decode_token(request.page_token, filters=filters, key_length=2)
-        graph = self._graphs.graph
+        graph, policies = self._graphs.graph, self._policies.snapshot  # both sides on one graph and one book
         check = check_of(context)
         _, baseline, baseline_context = self._scores(
-            request.baseline_scenario, request.baseline_as_of_date, None, graph=graph, check=check
+            request.baseline_scenario, request.baseline_as_of_date, None, graph=graph, policies=policies, check=check
         )
         _, compared, compared_context = self._scores(
-            request.scenario, request.as_of_date, None, graph=graph, check=check
+            request.scenario, request.as_of_date, None, graph=graph, policies=policies, check=check
         )
         comparison = exposure_queries.compare_scores(
             baseline,
@@ -229,12 +230,15 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         for index, request in enumerate(requests):
             check()
             if settings is None:
-                graph, scores, scenario_context = self._scores(request.scenario, request.as_of_date, None, check=check)
+                policies = self._policies.snapshot
+                graph, scores, scenario_context = self._scores(
+                    request.scenario, request.as_of_date, None, policies=policies, check=check
+                )
                 buyer_country = request.buyer_country
                 if buyer_country and buyer_country not in COUNTRY_CODES:
                     message = f"buyer_country: must be an ISO 3166-1 alpha-2 code, got {buyer_country!r}"
                     raise InvalidArgumentError(message, violations=[FieldViolation("buyer_country", message)])
-                policy = self._policies.book.resolve(scenario_context.scenario)
+                policy = policies.book.resolve(scenario_context.scenario)
                 settings = (graph, scores, scenario_context, policy, buyer_country, request.strict)
             graph, scores, scenario_context, policy, buyer_country, strict = settings
             raw = supplier_rows_table(request.rows, index=index, limit=self._limits.max_batch_items)
@@ -292,11 +296,14 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         *,
         check: Check,
         graph: Graph | None = None,
+        policies: PolicySnapshot | None = None,
     ) -> tuple[Graph, Scores, exposure_pb2.ScoreContext]:
         """The cached whole-graph scores for this request, with the graph they belong to and their context; a
-        computation stopped by `check` is not cached."""
+        computation stopped by `check` is not cached. One policy snapshot gives both the book and the version that
+        keys the cache."""
         graph = graph or self._graphs.graph
-        book, policy_version = self._policies.book, self._policies.version
+        snapshot = policies or self._policies.snapshot
+        book, policy_version = snapshot.book, snapshot.version
         name = scenario or CURRENT
         policy = book.resolve(name)
         day = parse_day(as_of, field="as_of_date", default=datetime.now(UTC).date())

@@ -12,7 +12,7 @@ from server.core.evaluation import evaluate_shipment
 from server.core.measure_queries import list_measures
 from server.core.policy_files import scenario_from_json
 from server.core.policy_store import PolicyStore
-from server.core.scenarios import CURRENT
+from server.core.scenarios import CURRENT, ScenarioBook
 from server.core.shipments import build_shipment, parse_day
 from server.core.taxonomy import index_taxonomy
 from server.rpc import paging, validation
@@ -36,10 +36,11 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     def GetScenario(
         self, request: policy_pb2.GetScenarioRequest, context: grpc.ServicerContext
     ) -> policy_pb2.GetScenarioResponse:
-        book, version = self._store.book, self._store.version
+        snapshot = self._store.snapshot
+        book, version = snapshot.book, snapshot.version
         scenario = book.get(validation.required(request.name, "name"))
         return policy_pb2.GetScenarioResponse(
-            scenario=self._message(scenario.name, full=request.view == policy_pb2.POLICY_VIEW_FULL),
+            scenario=self._message(book, scenario.name, full=request.view == policy_pb2.POLICY_VIEW_FULL),
             policy_version=version,
         )
 
@@ -47,12 +48,13 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self, request: policy_pb2.ListScenariosRequest, context: grpc.ServicerContext
     ) -> policy_pb2.ListScenariosResponse:
         after = paging.decode_token(request.page_token, filters=(), key_length=1)
-        book, version = self._store.book, self._store.version
+        snapshot = self._store.snapshot
+        book, version = snapshot.book, snapshot.version
         names = sorted(name for name in book.scenarios if after is None or name > after[0])
         size = paging.page_size(request.page_size, maximum=self._limits.max_page_size)
         page = names[:size]
         return policy_pb2.ListScenariosResponse(
-            scenarios=[self._message(name, full=False) for name in page],
+            scenarios=[self._message(book, name, full=False) for name in page],
             next_page_token=paging.token_after((page[-1],) if len(names) > size else None, filters=()),
             policy_version=version,
         )
@@ -64,7 +66,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         refuse_large_scenario(scenario, self._limits)
         version = self._store.create(scenario, request_id=validation.request_id(request.request_id))
         return policy_pb2.CreateScenarioResponse(
-            scenario=self._message(scenario.name, full=True), policy_version=version
+            scenario=self._message(self._store.snapshot.book, scenario.name, full=True), policy_version=version
         )
 
     def UpdateScenario(
@@ -74,7 +76,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         refuse_large_scenario(scenario, self._limits)
         version = self._store.update(scenario, request_id=validation.request_id(request.request_id))
         return policy_pb2.UpdateScenarioResponse(
-            scenario=self._message(scenario.name, full=True), policy_version=version
+            scenario=self._message(self._store.snapshot.book, scenario.name, full=True), policy_version=version
         )
 
     def DeleteScenario(
@@ -98,7 +100,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             request.in_force_on,
         )
         after = paging.decode_token(request.page_token, filters=filters, key_length=1)
-        book, version = self._store.book, self._store.version
+        snapshot = self._store.snapshot
+        book, version = snapshot.book, snapshot.version
         policy = book.resolve(request.scenario or CURRENT)
         day = parse_day(request.in_force_on, field="in_force_on", default=_today())
         page = list_measures(
@@ -124,7 +127,8 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
     def EvaluateLink(
         self, request: policy_pb2.EvaluateLinkRequest, context: grpc.ServicerContext
     ) -> policy_pb2.EvaluateLinkResponse:
-        book, version = self._store.book, self._store.version
+        snapshot = self._store.snapshot
+        book, version = snapshot.book, snapshot.version
         name = request.scenario or CURRENT
         policy = book.resolve(name)
         day = parse_day(request.as_of_date, field="as_of_date", default=_today())
@@ -146,8 +150,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
             policy_version=version,
         )
 
-    def _message(self, name: str, *, full: bool) -> policy_pb2.Scenario:
-        book = self._store.book
+    def _message(self, book: ScenarioBook, name: str, *, full: bool) -> policy_pb2.Scenario:
         resolved = book.resolve(name)
         return scenario_message(book.get(name), full=full, measure_count=len(resolved.tariffs) + len(resolved.controls))
 

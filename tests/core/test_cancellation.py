@@ -51,7 +51,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[GraphStore, Policy
 def test_scoring_checks_per_step_and_gives_the_same_scores_when_not_cancelled(
     stores: tuple[GraphStore, PolicyStore],
 ) -> None:
-    graph, policy = stores[0].graph, stores[1].book.resolve("current")
+    graph, policy = stores[0].graph, stores[1].snapshot.book.resolve("current")
     counting = CountingCheck()
     checked = score_graph(graph, policy, on=DAY, check=counting)
     assert counting.calls >= 4  # between steps and per propagation tier, not once per company or link
@@ -63,13 +63,13 @@ def test_scoring_checks_per_step_and_gives_the_same_scores_when_not_cancelled(
 def test_scoring_stops_at_the_check_that_raises(stores: tuple[GraphStore, PolicyStore], give_up_at: int) -> None:
     check = CountingCheck(give_up_at, DeadlineExceededError)
     with pytest.raises(DeadlineExceededError):
-        score_graph(stores[0].graph, stores[1].book.resolve("current"), on=DAY, check=check)
+        score_graph(stores[0].graph, stores[1].snapshot.book.resolve("current"), on=DAY, check=check)
     assert check.calls == give_up_at  # nothing ran on after the raising check
 
 
 def _queries(stores: tuple[GraphStore, PolicyStore]) -> dict[str, Callable[[CountingCheck], object]]:
     graph = stores[0].graph
-    scores = score_graph(graph, stores[1].book.resolve("current"), on=DAY)
+    scores = score_graph(graph, stores[1].snapshot.book.resolve("current"), on=DAY)
     fab = require_company(graph, "TW-FAB-1", field="company_id")
     buyer = require_company(graph, "US-RE-BUYER-1", field="company_id")
     return {

@@ -23,9 +23,12 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from server.config import DEFAULT_SEED_GRAPH
+from server.core.chokepoints import find_chokepoints
 from server.core.evaluation import Shipment, evaluate_shipment
+from server.core.explain import Component, top_paths
 from server.core.graph import Graph, build_graph
 from server.core.link_policy import evaluate_links, shipment_signatures
+from server.core.lookthrough import origin_shares
 from server.core.policy import (
     DEFAULT_SEVERITY_WEIGHTS,
     ControlAuthority,
@@ -40,6 +43,7 @@ from server.core.policy import (
     Validity,
 )
 from server.core.propagation import MAX_TIERS, TOLERANCE, input_shares, propagate
+from server.core.queries import require_company
 from server.core.scores import DAMPING_BY_TAG, Scores, score_graph
 from server.core.seeding import open_policy_store, open_store
 from server.core.validation import RowSource, validate_companies, validate_links
@@ -291,6 +295,96 @@ def test_worked_example_tariff_cost_dollar_impact_score_and_level(example: Score
     for company, (*numbers, level) in expected.items():
         assert tuple(got[column][company] for column in columns) == pytest.approx(numbers, **EXACT), company
         assert got["level"][company] == level
+
+
+def test_worked_example_paths_sum_to_each_exposure(example_graph: Graph, example: Scores) -> None:
+    """Every path up to 60 links: each FAB-TOOL round trip multiplies a path by 0.072 (disruption) or 0.3 (cost),
+    so what longer paths carry is below 1e-15."""
+    suppliers = example_graph.links["supplier_id"].to_list()
+    top = top_paths(
+        example_graph,
+        example,
+        require_company(example_graph, "FAB", field="company_id"),
+        component=Component.DISRUPTION,
+        limit=5,
+        max_depth=60,
+    )
+    assert [([suppliers[row] for row in path.rows], path.contribution) for path in top] == [
+        (["JPM", "REO"], pytest.approx(0.192)),
+        (["TOOL"], pytest.approx(0.16)),
+        (["TOOL", "FAB", "JPM", "REO"], pytest.approx(0.013824)),
+        (["TOOL", "FAB", "TOOL"], pytest.approx(0.01152)),
+        (["TOOL", "JPM", "REO"], pytest.approx(0.0096)),
+    ]
+    by_hand = {  # company: X, C (Steps 2 and 4)
+        "JPM": (0.4, 0.05),
+        "FAB": (113 / 290, 0.05),
+        "TOOL": (91 / 290, 0.05),
+        "OEM": (0.296 + 0.4 * 113 / 290, 0.146),
+    }
+    for company, totals in by_hand.items():
+        index = require_company(example_graph, company, field="company_id")
+        sums = tuple(
+            sum(
+                path.contribution
+                for path in top_paths(example_graph, example, index, component=component, limit=10_000, max_depth=60)
+            )
+            for component in (Component.DISRUPTION, Component.TARIFF)
+        )
+        assert sums == pytest.approx(totals, rel=0, abs=1e-12), company
+
+
+def rare_earth_graph(companies: Mapping[str, str], links: Sequence[tuple[str, str, int]]) -> Graph:
+    """Companies {id: country} trading rare-earth compounds (HS 2846.90), values in US$ million a year."""
+    return graph_of(
+        {company: (country, None) for company, country in companies.items()},
+        [
+            {"supplier_id": s, "buyer_id": b, "hs_code": "2846.90", "annual_value_usd": value * 1e6}
+            for s, b, value in links
+        ],
+    )
+
+
+def test_look_through_worked_example_of_the_doc() -> None:
+    # B buys 71 from a Chinese miner and 29 from a Malaysian refiner that buys 30% Chinese, 70% Australian feed
+    graph = rare_earth_graph(
+        {"B": "US", "CNM": "CN", "MYR": "MY", "AUM": "AU"},
+        [("CNM", "B", 71), ("MYR", "B", 29), ("CNM", "MYR", 3), ("AUM", "MYR", 7)],
+    )
+    shares = origin_shares(graph, require_company(graph, "B", field="company_id"), "rare_earth")
+    assert shares.face_value == pytest.approx({"CN": 0.71, "MY": 0.29})
+    assert shares.look_through == pytest.approx({"CN": 0.71 + 0.29 * 0.3, "AU": 0.29 * 0.7})
+    assert shares.face_value_hhi == pytest.approx(0.71**2 + 0.29**2)  # 0.588
+    assert shares.look_through_hhi == pytest.approx(0.797**2 + 0.203**2)  # 0.676
+    assert shares.coverage == pytest.approx(1.0)
+
+
+def test_chokepoints_worked_example_of_the_doc() -> None:
+    # B buys 71 from a Chinese separator S (80% Chinese ore from M, 20% US ore from U) and 29 from a Malaysian
+    # refiner R (30% from S, 70% Australian ore from A)
+    graph = rare_earth_graph(
+        {"B": "DE", "S": "CN", "R": "MY", "M": "CN", "U": "US", "A": "AU"},
+        [("S", "B", 71), ("R", "B", 29), ("M", "S", 80), ("U", "S", 20), ("S", "R", 3), ("A", "R", 7)],
+    )
+    ids = graph.companies["company_id"].to_list()
+    found = find_chokepoints(graph, require_company(graph, "B", field="company_id"), material="rare_earth")
+    assert found.dominators == []  # B <- R <- A avoids S, B <- S <- M avoids R
+    through_s = 0.71 + 0.29 * 0.3
+    assert [(ids[node], share) for node, share in found.pass_through] == [
+        ("S", pytest.approx(through_s)),  # 0.797
+        ("M", pytest.approx(through_s * 0.8)),  # 0.6376
+        ("R", pytest.approx(0.29)),
+        ("A", pytest.approx(0.29 * 0.7)),  # 0.203
+        ("U", pytest.approx(through_s * 0.2)),  # 0.1594
+    ]
+    assert found.countries == [
+        ("CN", pytest.approx(1 - 0.203)),  # only A's flow arrives without S and M
+        ("MY", pytest.approx(1 - 0.71)),
+        ("AU", pytest.approx(1 - 0.797)),
+        ("US", pytest.approx(1 - (0.6376 + 0.203))),
+    ]
+    origins = origin_shares(graph, require_company(graph, "B", field="company_id"), "rare_earth")
+    assert origins.look_through == pytest.approx({"CN": through_s * 0.8, "AU": 0.203, "US": through_s * 0.2})
 
 
 # --- Cycles, categories and a link's own tags -------------------------------------------------------------
@@ -920,7 +1014,7 @@ def test_link_policy_matches_evaluate_shipment_on_the_default_graph(
     default_graph: Graph, scenario: str, on: date, tmp_path: Path
 ) -> None:
     policy_store = open_policy_store(tmp_path)
-    policy = policy_store.book.resolve(scenario)
+    policy = policy_store.snapshot.book.resolve(scenario)
     policy_store.close()
     links = evaluate_links(default_graph, policy, on=on)
     evaluated: dict[tuple[object, ...], tuple[float, float, str | None, str | None, list[str]]] = {}
@@ -971,8 +1065,8 @@ def test_a_what_if_reusing_the_base_scores_gives_the_same_numbers_and_skips_the_
     default_graph: Graph, what_if: str, reused: str, tmp_path: Path
 ) -> None:
     policy_store = open_policy_store(tmp_path)
-    base = score_graph(default_graph, policy_store.book.resolve("current"), on=DAY_2026)
-    policy = policy_store.book.resolve(what_if)
+    base = score_graph(default_graph, policy_store.snapshot.book.resolve("current"), on=DAY_2026)
+    policy = policy_store.snapshot.book.resolve(what_if)
     policy_store.close()
     fresh = score_graph(default_graph, policy, on=DAY_2026)
     reusing = score_graph(default_graph, policy, on=DAY_2026, reuse=base)
@@ -990,7 +1084,7 @@ def test_a_what_if_reusing_the_base_scores_gives_the_same_numbers_and_skips_the_
 
 def test_scores_of_another_graph_version_are_never_reused(default_graph: Graph, tmp_path: Path) -> None:
     policy_store = open_policy_store(tmp_path)
-    policy = policy_store.book.resolve("current")
+    policy = policy_store.snapshot.book.resolve("current")
     policy_store.close()
     base = score_graph(default_graph, policy, on=DAY_2026)
     other = replace(base, graph_version=default_graph.version + 1)

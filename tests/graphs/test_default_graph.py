@@ -169,19 +169,21 @@ def test_us_buyer_inbound_values_split_by_supplier_country_as_usgs_import_source
 @pytest.mark.parametrize(
     ("buyer_id", "tag", "expected"),
     [
-        # face value 18%; look-through (1.4 * 0.8 + 1.1 * 0.6 + 0.9 + 0.8 * 0.9 + 0.4 + 0.25 * 0.7 + 0.15) / 5.0
+        # face value 18%; one tier back (1.4 * 0.8 + 1.1 * 0.6 + 0.9 + 0.8 * 0.9 + 0.4 + 0.25 * 0.7 + 0.15) / 5.0
         # = 4.125 / 5 = 82.5% (Canada 80% Chinese feedstock, Japan 60%, Germany 90%, UK 100%, Slovakia 70%, Korea 100%)
         pytest.param("US-GA-BUYER-1", "gallium", (0.18, 0.825), id="gallium"),
-        # face value 71%; look-through 71 + 13 * 0.3 + 5 * 0.6 + 5 * 0.5 + 3 * 0.6 + 2 * 0.4 + 1 * 0.5 = 83.5%
+        # face value 71%; one tier back 71 + 13 * 0.3 + 5 * 0.6 + 5 * 0.5 + 3 * 0.6 + 2 * 0.4 + 1 * 0.5 = 83.5%
         pytest.param("US-RE-BUYER-1", "rare_earth", (0.71, 0.835), id="rare-earths"),
-        # face value 41%; look-through 41 + 27 * 0.4 + 25 * 0.7 + 3 * 0 + 2 * 0.8 + 2 * 1.0 = 72.9%
+        # face value 41%; one tier back 41 + 27 * 0.4 + 25 * 0.7 + 3 * 0 + 2 * 0.8 + 2 * 1.0 = 72.9%
         pytest.param("US-GE-BUYER-1", "germanium", (0.41, 0.729), id="germanium-metal"),
     ],
 )
-def test_one_level_look_through_china_share_exceeds_face_value(
+def test_china_share_one_tier_back_exceeds_face_value(
     links: pl.DataFrame, taxonomy: pl.DataFrame, buyer_id: str, tag: str, expected: tuple[float, float]
 ) -> None:
-    """Look-through counts a non-Chinese supplier's value times the Chinese share of its own inbound material."""
+    """The feedstock splits in graphs/default/README.md: a non-Chinese supplier's value counts times the Chinese
+    share of its own inbound material. This stops one tier back, at Chinese separators rather than Chinese mines;
+    the engine's look-through, which follows the material to the mine, is checked in tests/server."""
     material = links.filter(carries_tag(tag, taxonomy))
     feedstock_china_share = material.group_by(pl.col("buyer_id").alias("supplier_id")).agg(
         (

@@ -44,8 +44,11 @@ def test_rare_earth_buyer_depends_on_china_beyond_face_value(client: ChokepointC
     face = origin.face_value
     assert max(face, key=face.__getitem__) == "CN"  # the USGS face-value split: China 71%
     assert face["CN"] == pytest.approx(0.71)
-    through_china = client.find_chokepoints("US-RE-BUYER-1", material="rare_earth").countries["CN"]
-    assert through_china > face["CN"]  # non-Chinese refiners buy Chinese material
+    look = origin.look_through
+    assert max(look, key=look.__getitem__) == "CN"
+    # worked by hand in graphs/default/README.md: its Japanese, Estonian, French... refiners buy Chinese oxides
+    assert look["CN"] == pytest.approx(0.7552, abs=1e-4)
+    assert look["CN"] > face["CN"]
 
 
 @pytest.mark.parametrize(("buyer", "material"), [("US-GA-BUYER-1", "gallium"), ("US-GE-BUYER-1", "germanium")])
@@ -130,6 +133,24 @@ def test_scores_are_cached_and_a_graph_write_invalidates_them(seeded: RunningSer
     assert cache.misses == 2
     assert after.context.graph_version == first.context.graph_version + 2
     assert after.score.disruption > 0
+
+
+def test_updating_a_scenario_invalidates_its_cached_scores(seeded: RunningServer, client: ChokepointClient) -> None:
+    cache = seeded.service.scores
+    created = client.create_scenario({"name": "strict-licences", "base": "current"})
+    before = client.score_company("US-RE-BUYER-1", scenario="strict-licences", as_of=DAY)
+    assert before.context.policy_version == created.policy_version
+    assert client.score_company("US-RE-BUYER-1", scenario="strict-licences", as_of=DAY) == before
+    misses = cache.misses
+    # China's rare-earth licensing, in force on DAY, now cuts off everything it covers
+    strict = {"LICENCE_REQUIRED": 1.0}
+    updated = client.update_scenario(
+        {"name": "strict-licences", "base": "current", "parameters": {"severity_weights": strict}}
+    )
+    after = client.score_company("US-RE-BUYER-1", scenario="strict-licences", as_of=DAY)
+    assert cache.misses == misses + 1  # recomputed, not the cached answer for the old definition
+    assert after.context.policy_version == updated.policy_version != created.policy_version
+    assert after.score.disruption > before.score.disruption
 
 
 def test_exposure_errors_name_the_field(client: ChokepointClient) -> None:
