@@ -510,6 +510,12 @@ class ChokepointClient:
         """
         import polars as pl  # only file work needs Polars; the rest of the client does not
 
+        from client.supplier_list import cell_errors, check_columns, first_refusal, restate
+
+        check_columns(rows.columns, buyer_country=buyer_country)
+        local = cell_errors(rows, buyer_country=buyer_country)
+        if strict and local:
+            raise first_refusal(local)
         table = rows.select([c for c in SUPPLIER_COLUMNS if c in rows.columns])
 
         def requests() -> Iterator[exposure_pb2.ScoreSupplierListRequest]:
@@ -554,7 +560,7 @@ class ChokepointClient:
             msg = "ScoreSupplierList ended without its summary"
             raise RuntimeError(msg)
         rows_frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
-        return BatchResult(rows_frame, tuple(errors), summary, context)
+        return BatchResult(rows_frame, restate(errors, local), summary, context)
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:

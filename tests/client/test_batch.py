@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from client.cli import EXIT_REFUSED
+from client.cli import EXIT_REFUSED, EXIT_USAGE
 from client.client import ChokepointClient, Company, SupplyLink
 from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import REPO, ServeFactory
@@ -189,3 +189,53 @@ def test_look_through_china_share_follows_suppliers_that_buy_the_material(addres
     expected = 0.75 * refiner.look_through.get("CN", 0.0) + 0.25 * magnets.look_through.get("CN", 0.0)
     assert result.summary.look_through_china_share == pytest.approx(expected)
     assert result.summary.look_through_china_share > result.summary.face_value_china_share
+
+
+def test_a_list_without_the_expected_headers_is_refused_naming_the_missing_columns(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "suppliers.csv"
+    source.write_text("Supplier ID,HS code,Spend\nCN-MAG-1,8505.11,100\n")
+    output = tmp_path / "scored.csv"
+    code, out, err = run(capsys, "--address", address, "batch", str(source), "-o", str(output), "--buyer-country", "US")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.strip() == (
+        f"error: {source}: missing columns supplier_id (or supplier_name and country), hs_code, annual_spend_usd "
+        "(docs/batch.md); found Supplier ID, HS code, Spend"
+    )
+    assert not output.exists()
+
+
+BAD_CELLS = "supplier_id,hs_code,annual_spend_usd,buyer_country\n" + "\n".join(
+    ["CN-MAG-1,8505.11,abc,US", "CN-MAG-1,,100,US", "CN-MAG-1,8505.11,100,", "CN-MAG-1,8505.11,100,US"]
+)
+
+
+def test_bad_cells_are_reported_with_their_text_and_empty_ones_as_required(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "suppliers.csv"
+    source.write_text(BAD_CELLS + "\n")
+    code, out, _ = run(capsys, "--address", address, "--json", "batch", str(source), "-o", str(tmp_path / "scored.csv"))
+    assert code == 0
+    summary = json.loads(out)
+    assert [error["message"] for error in summary["errors"]] == [
+        "row 1, column annual_spend_usd: must be a finite number >= 0, got 'abc'",
+        "row 2, column hs_code: is required",
+        "row 3, column buyer_country: is required (column or --buyer-country)",
+    ]
+    assert (summary["rows_scored"], summary["rows_refused"]) == (1, 3)
+
+
+def test_strict_names_the_bad_cell_by_its_text(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "suppliers.csv"
+    source.write_text(BAD_CELLS + "\n")
+    output = tmp_path / "scored.csv"
+    code, _, err = run(capsys, "--address", address, "batch", str(source), "-o", str(output), "--strict")
+    assert code == EXIT_REFUSED
+    assert (
+        err.splitlines()[0] == "error: strict: row 1, column annual_spend_usd: must be a finite number >= 0, got 'abc'"
+    )
+    assert not output.exists()

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE
-from tests.conftest import TINY_COMPANIES, TINY_LINKS, ServeFactory
+from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
+from tests.conftest import REPO, TINY_COMPANIES, TINY_LINKS, ServeFactory
 from tests.conftest import run_cli as run
+
+EXAMPLE = REPO / "graphs" / "examples" / "suppliers.csv"
 
 
 @pytest.fixture
@@ -226,3 +228,39 @@ def test_scenario_file_field_errors_name_the_file(
     assert err.startswith(
         "error: whatif.json: scenario.remove[0]: measure 'NO-SUCH-MEASURE' is not in the base scenario"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (("explain", "US-OEM", "--out", "/nonexistent/dir/p.svg"), "/nonexistent/dir/p.svg: no such directory"),
+        (
+            ("batch", str(EXAMPLE), "-o", "/nonexistent/dir/x.parquet", "--buyer-country", "US"),
+            "/nonexistent/dir/x.parquet: no such directory",
+        ),
+        (
+            ("batch", str(EXAMPLE), "-o", "scored.xlsx", "--buyer-country", "US"),
+            "scored.xlsx: the output name must end in .csv or .parquet",
+        ),
+        (
+            ("batch", str(EXAMPLE), "-o", "scored.csv", "--report", "/nonexistent/dir/r.html"),
+            "/nonexistent/dir/r.html: no such directory",
+        ),
+    ],
+)
+def test_a_bad_destination_is_refused_before_the_service_is_called(
+    capsys: pytest.CaptureFixture[str], command: tuple[str, ...], named: str
+) -> None:
+    # No service listens here: reaching it would exit 3, so exit 2 shows the destination was checked first.
+    code, out, err = run(capsys, "--address", "127.0.0.1:1", "--timeout", "2", *command)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith(f"error: {named}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_export_into_an_unwritable_place_is_one_line_error(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--address", address, "export", "/proc/nope")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("error: /proc/nope: ")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
