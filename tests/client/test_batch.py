@@ -239,3 +239,20 @@ def test_strict_names_the_bad_cell_by_its_text(
         err.splitlines()[0] == "error: strict: row 1, column annual_spend_usd: must be a finite number >= 0, got 'abc'"
     )
     assert not output.exists()
+
+
+def test_batch_table_gives_counts_totals_and_spend_at_risk(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "scored.csv"
+    code, out, err = run(
+        capsys, "--address", address, "--as-of", DAY, "batch", str(EXAMPLE), "-o", str(output), "--buyer-country", "US"
+    )
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0] == f"9 rows scored, 1 refused -> {output}"
+    assert lines[1].startswith("spend $35,700,000: disruption ")
+    assert lines[2].startswith("spend_at_risk_by_material: rare_earth $")
+    assert lines[3].startswith("spend_at_risk_by_origin: CN $")
+    assert lines[4].startswith("spend_at_risk_by_measure: CN-MOFCOM-2025-18-RARE-EARTH $")
+    assert err.strip() == "refused: row 9, column supplier_id: needs supplier_id, or supplier_name and country"
