@@ -163,7 +163,11 @@ def test_explain_draws_the_paths(address: str, capsys: pytest.CaptureFixture[str
 
         root = ET.parse(picture).getroot()
         assert root.tag.endswith("svg")
-        assert "CN-MAG-1" in picture.read_text(encoding="utf-8")
+        drawn = picture.read_text(encoding="utf-8")
+        assert "CN-MAG-1" in drawn
+        assert "850511 from CN via CN&gt;VN&gt;US" in drawn  # the origin and route of the resold magnets
+        assert "control CN-MOFCOM-2025-18-RARE-EARTH" in drawn
+        assert "US-MFN-2017" in drawn  # tariff measures are named as well as controls
     else:
         import matplotlib.image
 
