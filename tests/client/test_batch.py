@@ -73,33 +73,46 @@ def test_strict_refuses_the_whole_list_naming_row_and_column(
 
 
 def test_batch_equals_adding_the_buyer_to_the_graph(address: str) -> None:
-    rows = pl.read_csv(EXAMPLE, infer_schema=False).head(8)
+    """Every good row against a graph buyer holding that row's link alone, and the list against one buyer holding
+    all of them: the row's exposure, duty cost and impact, and the portfolio totals, are ScoreCompany's."""
+    rows = pl.read_csv(EXAMPLE, infer_schema=False)
     with ChokepointClient(address) as client:
         result = client.score_supplier_list(rows, buyer_country="US", as_of=DAY, batch_rows=3)
         scored = result.rows.sort("row")
+        assert scored.height == rows.height - len(result.errors) == 9
         unmatched = scored.filter(pl.col("match_method") == "unmatched")
         new_suppliers = [
             Company(f"NEW-{r}", "new supplier", rows["country"][r - 1]) for r in unmatched["row"].to_list()
         ]
-        client.upsert_companies([Company("PORTFOLIO", "The batch buyer", "US"), *new_suppliers])
+        buyers = [Company(f"ROW-{r}", f"Buyer of row {r}", "US") for r in scored["row"].to_list()]
+        client.upsert_companies([Company("PORTFOLIO", "The batch buyer", "US"), *buyers, *new_suppliers])
         links = []
         for r, company in zip(scored["row"].to_list(), scored["matched_company_id"].to_list(), strict=True):
             row = rows.row(r - 1, named=True)
-            links.append(
-                SupplyLink(
-                    company or f"NEW-{r}",
-                    "PORTFOLIO",
-                    row["hs_code"],
-                    float(row["annual_spend_usd"]),
-                    origin_country=row["origin_country"] or "",
-                    route=tuple((row["route"] or "").split(">")) if row["route"] else (),
+            for buyer in ("PORTFOLIO", f"ROW-{r}"):
+                links.append(
+                    SupplyLink(
+                        company or f"NEW-{r}",
+                        buyer,
+                        row["hs_code"],
+                        float(row["annual_spend_usd"]),
+                        origin_country=row["origin_country"] or "",
+                        route=tuple(row["route"].split(">")) if row["route"] else (),
+                    )
                 )
-            )
         client.upsert_supply_links(links)
+        for row in scored.to_dicts():
+            alone = client.score_company(f"ROW-{row['row']}", as_of=DAY).score
+            assert row["export_control_exposure"] == pytest.approx(alone.disruption, abs=1e-9), row["row"]
+            assert row["tariff_cost"] == pytest.approx(alone.tariff_cost, abs=1e-9), row["row"]
+            assert row["tariff_impact_usd"] == pytest.approx(alone.tariff_impact_usd, rel=1e-9, abs=1e-6), row["row"]
         graph_score = client.score_company("PORTFOLIO", as_of=DAY).score
+    assert result.summary.total_spend_usd == pytest.approx(graph_score.input_spend_usd, rel=1e-12)
     assert result.summary.disruption == pytest.approx(graph_score.disruption, abs=1e-9)
     assert result.summary.tariff_cost == pytest.approx(graph_score.tariff_cost, abs=1e-9)
     assert result.summary.tariff_impact_usd == pytest.approx(graph_score.tariff_impact_usd, rel=1e-9)
+    assert scored["export_control_exposure"].max() > 0  # the list is exposed: the comparison is not of zeros
+    assert scored["tariff_cost"].min() >= 0
 
 
 def test_batches_of_any_size_give_the_same_rows(address: str) -> None:
