@@ -238,6 +238,7 @@ def _add_exposure_commands(commands: Any) -> None:
                     scenario=args.scenario,
                     as_of=args.as_of,
                     page_size=args.limit,
+                    limit=args.limit,
                 )
             ),
         )
