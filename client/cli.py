@@ -58,10 +58,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:  # a file that cannot be read or written: the user's to fix, so no traceback
         print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(_plain(result), indent=2, sort_keys=True))
-    else:
-        _show(out, result)
+    try:
+        if args.json:
+            print(json.dumps(_plain(result), indent=2, sort_keys=True))
+        else:
+            _show(out, result)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): its choice, not an error to trace back
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
     return 0
 
 

@@ -320,3 +320,20 @@ def test_export_writes_the_graph_as_files(
         )
     exported = sorted((row["supplier_id"], row["buyer_id"], float(row["annual_value_usd"])) for row in links.to_dicts())
     assert exported == sorted((link.supplier_id, link.buyer_id, link.annual_value_usd) for link in TINY_LINKS)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(address: str) -> None:
+    script = shutil.which("chokepoint", path=str(Path(sys.executable).parent))
+    assert script
+    reader = subprocess.Popen(
+        [script, "--address", address, "scenarios", "show", "current"],  # megabytes of JSON, more than a pipe holds
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert reader.stderr is not None
+    assert reader.stdout.read(10).startswith(b"{")
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 0
+    with reader.stderr:
+        assert b"Traceback" not in reader.stderr.read()
