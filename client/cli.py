@@ -1,6 +1,7 @@
 """`chokepoint`: the command line over the client. Tables for people, `--json` for machines, one-line errors.
 
-Exit codes: 0 success; 1 the service refused or failed the call; 2 bad usage; 3 the service is unreachable.
+Exit codes: 0 success; 1 the service refused or failed the call; 2 bad usage, or a file that cannot be read or
+written; 3 the service is unreachable (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -54,10 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    if args.json:
-        print(json.dumps(_plain(result), indent=2, sort_keys=True))
-    else:
-        _show(out, result)
+    except OSError as error:  # a file that cannot be read or written: the user's to fix, so no traceback
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        if args.json:
+            print(json.dumps(_plain(result), indent=2, sort_keys=True))
+        else:
+            _show(out, result)
+        sys.stdout.flush()
+    except BrokenPipeError:  # the reader stopped early (`| head`): its choice, not an error to trace back
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so the exit flush does not fail again
     return 0
 
 
@@ -104,6 +112,10 @@ def _add_batch_command(commands: Any) -> None:
 
 
 def _run_explain(client: ChokepointClient, args: argparse.Namespace) -> Any:
+    if args.out is not None:
+        from client.files import check_destination
+
+        check_destination(args.out, suffixes=(".svg", ".png"))
     explanation = client.explain_exposure(
         args.company_id,
         scenario=args.scenario,
@@ -121,9 +133,15 @@ def _run_explain(client: ChokepointClient, args: argparse.Namespace) -> Any:
 
 
 def _run_batch(client: ChokepointClient, args: argparse.Namespace) -> Any:
-    from client.files import read_table, write_table
+    from client.files import check_destination, read_table, write_table
+    from client.supplier_list import check_columns
 
-    rows = read_table(args.input).with_row_index("row", offset=1)
+    check_destination(args.output, suffixes=(".csv", ".parquet"))
+    if args.report is not None:
+        check_destination(args.report, suffixes=(".html", ".htm"))
+    rows = read_table(args.input)
+    check_columns(rows.columns, buyer_country=args.buyer_country, source=str(args.input))
+    rows = rows.with_row_index("row", offset=1)
     with Progress(transient=True, disable=not sys.stderr.isatty(), console=Console(stderr=True)) as progress:
         task = progress.add_task("scoring", total=rows.height)
         result = client.score_supplier_list(
@@ -224,6 +242,7 @@ def _add_exposure_commands(commands: Any) -> None:
                     scenario=args.scenario,
                     as_of=args.as_of,
                     page_size=args.limit,
+                    limit=args.limit,
                 )
             ),
         )

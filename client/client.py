@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -17,6 +17,7 @@ from client.credentials import BearerTokenInterceptor
 from client.errors import decode_error
 from client.results import (
     Chokepoints,
+    CompanyChange,
     CompanyScore,
     CompanyScoreResult,
     Comparison,
@@ -481,8 +482,11 @@ class ChokepointClient:
         as_of: str = "",
         order_by: str = "score",
         page_size: int = 0,
+        limit: int = 0,
     ) -> Comparison:
-        """The first page of changes (biggest movers first) and the totals."""
+        """The changes (biggest movers first; the first `limit` of them, or all when 0) and the totals.
+
+        The changes are read page by page (`page_size` a page, the service's default when 0)."""
         request = exposure_pb2.CompareScenariosRequest(
             baseline_scenario=baseline_scenario,
             baseline_as_of_date=baseline_as_of,
@@ -491,7 +495,15 @@ class ChokepointClient:
             page_size=page_size,
             order_by=_enum_value(exposure_pb2.ScoreComponent, "SCORE_COMPONENT_", order_by.upper()),
         )
-        return from_message(Comparison, self._call(self._exposure.CompareScenarios, request))
+        pages = self._pages(self._exposure.CompareScenarios, request)
+        comparison = from_message(Comparison, next(pages))  # the totals ride on every page
+        changes = list(comparison.changes)
+        while not limit or len(changes) < limit:  # no page is asked for beyond the limit
+            response = next(pages, None)
+            if response is None:
+                break
+            changes += (from_message(CompanyChange, change) for change in response.changes)
+        return replace(comparison, changes=tuple(changes[:limit] if limit else changes))
 
     def score_supplier_list(
         self,
@@ -510,6 +522,12 @@ class ChokepointClient:
         """
         import polars as pl  # only file work needs Polars; the rest of the client does not
 
+        from client.supplier_list import cell_errors, check_columns, first_refusal, restate
+
+        check_columns(rows.columns, buyer_country=buyer_country)
+        local = cell_errors(rows, buyer_country=buyer_country)
+        if strict and local:
+            raise first_refusal(local)
         table = rows.select([c for c in SUPPLIER_COLUMNS if c in rows.columns])
 
         def requests() -> Iterator[exposure_pb2.ScoreSupplierListRequest]:
@@ -554,7 +572,7 @@ class ChokepointClient:
             msg = "ScoreSupplierList ended without its summary"
             raise RuntimeError(msg)
         rows_frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
-        return BatchResult(rows_frame, tuple(errors), summary, context)
+        return BatchResult(rows_frame, restate(errors, local), summary, context)
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
         try:

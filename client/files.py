@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import polars as pl
@@ -18,6 +19,21 @@ def read_table(path: Path) -> pl.DataFrame:
     except (OSError, pl.exceptions.PolarsError) as error:
         msg = f"{path}: cannot be read: {str(error).splitlines()[0]}"
         raise ValueError(msg) from None
+
+
+def check_destination(path: Path, *, suffixes: tuple[str, ...]) -> None:
+    """ValueError unless `path` has one of `suffixes` and its directory exists and is writable: checked before any
+    work is asked of the service, so a typo in an output name wastes nothing."""
+    if path.suffix.lower() not in suffixes:
+        msg = f"{path}: the output name must end in {' or '.join(suffixes)}"
+        raise ValueError(msg)
+    directory = path.parent
+    if not directory.is_dir():
+        msg = f"{path}: no such directory {str(directory)!r}"
+        raise ValueError(msg)
+    if not os.access(directory, os.W_OK):
+        msg = f"{path}: the directory {str(directory)!r} is not writable"
+        raise ValueError(msg)
 
 
 def write_table(table: pl.DataFrame, path: Path) -> None:

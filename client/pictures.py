@@ -23,7 +23,8 @@ HAZARD_COLOURS = ((0.9, "#b2182b"), (0.4, "#ef8a62"), (0.0001, "#fddbc7"), (0.0,
 
 def draw_paths(explanation: dict[str, Any], company_id: str, out: Path) -> None:
     """The explained paths as a graph in tiers (the company at tier 0 on the right, suppliers leftwards); edge
-    width follows each link's summed contribution, colour its hazard, labels give HS code, hazard, duty and measure."""
+    width follows each link's summed contribution, colour its hazard; labels give HS code, origin and route, hazard,
+    duty, and the control and tariff measures behind them."""
     image_format = _format(out)
     graph = nx.DiGraph()
     graph.add_node(company_id, tier=0)
@@ -35,13 +36,11 @@ def draw_paths(explanation: dict[str, Any], company_id: str, out: Path) -> None:
                     graph.add_node(node, tier=column)
             key = (link["supplier_id"], link["buyer_id"])
             previous = graph.edges[key]["contribution"] if graph.has_edge(*key) else 0.0
-            measure = (link["control"] or {}).get("measure_id") or ""
             graph.add_edge(
                 *key,
                 contribution=previous + float(path["contribution"]),
                 hazard=float(link["hazard"]),
-                label=f"{link['hs_code']} h={float(link['hazard']):.2f} "
-                f"duty={float(link['tariff_rate']):.0%}\n{measure}",
+                label=_edge_label(link),
             )
     positions = nx.multipartite_layout(graph, subset_key="tier")
     width = max(8.0, 3.2 * len({data["tier"] for _, data in graph.nodes(data=True)}))
@@ -137,6 +136,18 @@ def _bar_chart(items: dict[str, float], heading: str) -> str:
     plt.close(figure)
     svg = buffer.getvalue()
     return f"<h2>{html.escape(heading)}</h2>\n" + svg[svg.index("<svg") :]
+
+
+def _edge_label(link: dict[str, Any]) -> str:
+    """`8505.11 from CN via CN>VN>US` / `h=1.00 duty=25%` / the control, then the tariffs, two ids a line."""
+    route = ">".join(link.get("route") or ())
+    where = f"{link['hs_code']} from {link['origin_country'] or '?'}" + (f" via {route}" if route else "")
+    control = (link.get("control") or {}).get("measure_id")
+    measures = [f"control {control}"] if control else []
+    measures += [tariff["measure_id"] for tariff in link.get("tariffs", [])]
+    lines = [where, f"h={float(link['hazard']):.2f} duty={float(link['tariff_rate']):.0%}"]
+    lines += [", ".join(measures[i : i + 2]) for i in range(0, len(measures), 2)]
+    return "\n".join(lines)
 
 
 def _hazard_colour(hazard: float) -> str:

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from client.cli import EXIT_REFUSED
+from client.cli import EXIT_REFUSED, EXIT_USAGE
 from client.client import ChokepointClient, Company, SupplyLink
 from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import REPO, ServeFactory
@@ -73,33 +73,46 @@ def test_strict_refuses_the_whole_list_naming_row_and_column(
 
 
 def test_batch_equals_adding_the_buyer_to_the_graph(address: str) -> None:
-    rows = pl.read_csv(EXAMPLE, infer_schema=False).head(8)
+    """Every good row against a graph buyer holding that row's link alone, and the list against one buyer holding
+    all of them: the row's exposure, duty cost and impact, and the portfolio totals, are ScoreCompany's."""
+    rows = pl.read_csv(EXAMPLE, infer_schema=False)
     with ChokepointClient(address) as client:
         result = client.score_supplier_list(rows, buyer_country="US", as_of=DAY, batch_rows=3)
         scored = result.rows.sort("row")
+        assert scored.height == rows.height - len(result.errors) == 9
         unmatched = scored.filter(pl.col("match_method") == "unmatched")
         new_suppliers = [
             Company(f"NEW-{r}", "new supplier", rows["country"][r - 1]) for r in unmatched["row"].to_list()
         ]
-        client.upsert_companies([Company("PORTFOLIO", "The batch buyer", "US"), *new_suppliers])
+        buyers = [Company(f"ROW-{r}", f"Buyer of row {r}", "US") for r in scored["row"].to_list()]
+        client.upsert_companies([Company("PORTFOLIO", "The batch buyer", "US"), *buyers, *new_suppliers])
         links = []
         for r, company in zip(scored["row"].to_list(), scored["matched_company_id"].to_list(), strict=True):
             row = rows.row(r - 1, named=True)
-            links.append(
-                SupplyLink(
-                    company or f"NEW-{r}",
-                    "PORTFOLIO",
-                    row["hs_code"],
-                    float(row["annual_spend_usd"]),
-                    origin_country=row["origin_country"] or "",
-                    route=tuple((row["route"] or "").split(">")) if row["route"] else (),
+            for buyer in ("PORTFOLIO", f"ROW-{r}"):
+                links.append(
+                    SupplyLink(
+                        company or f"NEW-{r}",
+                        buyer,
+                        row["hs_code"],
+                        float(row["annual_spend_usd"]),
+                        origin_country=row["origin_country"] or "",
+                        route=tuple(row["route"].split(">")) if row["route"] else (),
+                    )
                 )
-            )
         client.upsert_supply_links(links)
+        for row in scored.to_dicts():
+            alone = client.score_company(f"ROW-{row['row']}", as_of=DAY).score
+            assert row["export_control_exposure"] == pytest.approx(alone.disruption, abs=1e-9), row["row"]
+            assert row["tariff_cost"] == pytest.approx(alone.tariff_cost, abs=1e-9), row["row"]
+            assert row["tariff_impact_usd"] == pytest.approx(alone.tariff_impact_usd, rel=1e-9, abs=1e-6), row["row"]
         graph_score = client.score_company("PORTFOLIO", as_of=DAY).score
+    assert result.summary.total_spend_usd == pytest.approx(graph_score.input_spend_usd, rel=1e-12)
     assert result.summary.disruption == pytest.approx(graph_score.disruption, abs=1e-9)
     assert result.summary.tariff_cost == pytest.approx(graph_score.tariff_cost, abs=1e-9)
     assert result.summary.tariff_impact_usd == pytest.approx(graph_score.tariff_impact_usd, rel=1e-9)
+    assert scored["export_control_exposure"].max() > 0  # the list is exposed: the comparison is not of zeros
+    assert scored["tariff_cost"].min() >= 0
 
 
 def test_batches_of_any_size_give_the_same_rows(address: str) -> None:
@@ -163,7 +176,11 @@ def test_explain_draws_the_paths(address: str, capsys: pytest.CaptureFixture[str
 
         root = ET.parse(picture).getroot()
         assert root.tag.endswith("svg")
-        assert "CN-MAG-1" in picture.read_text(encoding="utf-8")
+        drawn = picture.read_text(encoding="utf-8")
+        assert "CN-MAG-1" in drawn
+        assert "850511 from CN via CN&gt;VN&gt;US" in drawn  # the origin and route of the resold magnets
+        assert "control CN-MOFCOM-2025-18-RARE-EARTH" in drawn
+        assert "US-MFN-2017" in drawn  # tariff measures are named as well as controls
     else:
         import matplotlib.image
 
@@ -189,3 +206,70 @@ def test_look_through_china_share_follows_suppliers_that_buy_the_material(addres
     expected = 0.75 * refiner.look_through.get("CN", 0.0) + 0.25 * magnets.look_through.get("CN", 0.0)
     assert result.summary.look_through_china_share == pytest.approx(expected)
     assert result.summary.look_through_china_share > result.summary.face_value_china_share
+
+
+def test_a_list_without_the_expected_headers_is_refused_naming_the_missing_columns(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "suppliers.csv"
+    source.write_text("Supplier ID,HS code,Spend\nCN-MAG-1,8505.11,100\n")
+    output = tmp_path / "scored.csv"
+    code, out, err = run(capsys, "--address", address, "batch", str(source), "-o", str(output), "--buyer-country", "US")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.strip() == (
+        f"error: {source}: missing columns supplier_id (or supplier_name and country), hs_code, annual_spend_usd "
+        "(docs/batch.md); found Supplier ID, HS code, Spend"
+    )
+    assert not output.exists()
+
+
+BAD_CELLS = "supplier_id,hs_code,annual_spend_usd,buyer_country\n" + "\n".join(
+    ["CN-MAG-1,8505.11,abc,US", "CN-MAG-1,,100,US", "CN-MAG-1,8505.11,100,", "CN-MAG-1,8505.11,100,US"]
+)
+
+
+def test_bad_cells_are_reported_with_their_text_and_empty_ones_as_required(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "suppliers.csv"
+    source.write_text(BAD_CELLS + "\n")
+    code, out, _ = run(capsys, "--address", address, "--json", "batch", str(source), "-o", str(tmp_path / "scored.csv"))
+    assert code == 0
+    summary = json.loads(out)
+    assert [error["message"] for error in summary["errors"]] == [
+        "row 1, column annual_spend_usd: must be a finite number >= 0, got 'abc'",
+        "row 2, column hs_code: is required",
+        "row 3, column buyer_country: is required (column or --buyer-country)",
+    ]
+    assert (summary["rows_scored"], summary["rows_refused"]) == (1, 3)
+
+
+def test_strict_names_the_bad_cell_by_its_text(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    source = tmp_path / "suppliers.csv"
+    source.write_text(BAD_CELLS + "\n")
+    output = tmp_path / "scored.csv"
+    code, _, err = run(capsys, "--address", address, "batch", str(source), "-o", str(output), "--strict")
+    assert code == EXIT_REFUSED
+    assert (
+        err.splitlines()[0] == "error: strict: row 1, column annual_spend_usd: must be a finite number >= 0, got 'abc'"
+    )
+    assert not output.exists()
+
+
+def test_batch_table_gives_counts_totals_and_spend_at_risk(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    output = tmp_path / "scored.csv"
+    code, out, err = run(
+        capsys, "--address", address, "--as-of", DAY, "batch", str(EXAMPLE), "-o", str(output), "--buyer-country", "US"
+    )
+    assert code == 0
+    lines = out.strip().splitlines()
+    assert lines[0] == f"9 rows scored, 1 refused -> {output}"
+    assert lines[1].startswith("spend $35,700,000: disruption ")
+    assert lines[2].startswith("spend_at_risk_by_material: rare_earth $")
+    assert lines[3].startswith("spend_at_risk_by_origin: CN $")
+    assert lines[4].startswith("spend_at_risk_by_measure: CN-MOFCOM-2025-18-RARE-EARTH $")
+    assert err.strip() == "refused: row 9, column supplier_id: needs supplier_id, or supplier_name and country"

@@ -8,11 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE
-from tests.conftest import TINY_COMPANIES, TINY_LINKS, ServeFactory
+from client.cli import EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_USAGE
+from tests.conftest import REPO, TINY_COMPANIES, TINY_LINKS, ServeFactory
 from tests.conftest import run_cli as run
+
+EXAMPLE = REPO / "graphs" / "examples" / "suppliers.csv"
 
 
 @pytest.fixture
@@ -226,3 +229,111 @@ def test_scenario_file_field_errors_name_the_file(
     assert err.startswith(
         "error: whatif.json: scenario.remove[0]: measure 'NO-SUCH-MEASURE' is not in the base scenario"
     )
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (("explain", "US-OEM", "--out", "/nonexistent/dir/p.svg"), "/nonexistent/dir/p.svg: no such directory"),
+        (
+            ("batch", str(EXAMPLE), "-o", "/nonexistent/dir/x.parquet", "--buyer-country", "US"),
+            "/nonexistent/dir/x.parquet: no such directory",
+        ),
+        (
+            ("batch", str(EXAMPLE), "-o", "scored.xlsx", "--buyer-country", "US"),
+            "scored.xlsx: the output name must end in .csv or .parquet",
+        ),
+        (
+            ("batch", str(EXAMPLE), "-o", "scored.csv", "--report", "/nonexistent/dir/r.html"),
+            "/nonexistent/dir/r.html: no such directory",
+        ),
+    ],
+)
+def test_a_bad_destination_is_refused_before_the_service_is_called(
+    capsys: pytest.CaptureFixture[str], command: tuple[str, ...], named: str
+) -> None:
+    # No service listens here: reaching it would exit 3, so exit 2 shows the destination was checked first.
+    code, out, err = run(capsys, "--address", "127.0.0.1:1", "--timeout", "2", *command)
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith(f"error: {named}")
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_export_into_an_unwritable_place_is_one_line_error(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "--address", address, "export", "/proc/nope")
+    assert (code, out) == (EXIT_USAGE, "")
+    assert err.startswith("error: /proc/nope: ")
+    assert len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err
+
+
+def test_scenarios_list_json_names_the_built_in_scenarios(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "--json", "scenarios", "list")
+    assert code == 0
+    scenarios = {item["name"]: item for item in json.loads(out)}
+    assert {"current", "cn-rare-earth-ban-all"} <= set(scenarios)
+    assert scenarios["current"]["built_in"] is True
+    assert scenarios["current"]["measure_count"] > 0
+    assert set(scenarios["current"]) == {"name", "description", "base", "built_in", "measure_count", "policy_version"}
+
+
+def test_measures_table_shows_one_row_per_measure(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ("--as-of", "2023-09-01", "measures", "--in-force", "--country", "CN", "--control-authority", "CN_MOFCOM")
+    code, out, _ = run(capsys, "--address", address, *args)
+    assert code == 0
+    header = out.splitlines()[0].split()
+    assert [word for word in header if word.isidentifier()] == [
+        "measure_id",
+        "kind",
+        "authority",
+        "country",
+        "status",
+        "title",
+        "source",
+    ]
+    row = next(line for line in out.splitlines() if "CN-MOFCOM-2023-23-GA-GE" in line)
+    assert "export_control" in row
+    assert "IN_FORCE" in row
+    assert "CN-MOFCOM-2025-18-RARE-EARTH" not in out
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_export_writes_the_graph_as_files(
+    address: str, capsys: pytest.CaptureFixture[str], tmp_path: Path, fmt: str
+) -> None:
+    code, out, _ = run(capsys, "--address", address, "--json", "export", str(tmp_path), "--format", fmt)
+    assert code == 0
+    written = json.loads(out)
+    assert written["graph_version"] == 2
+
+    def read(path: str) -> pl.DataFrame:
+        return pl.read_csv(path, infer_schema=False) if fmt == "csv" else pl.read_parquet(path)
+
+    companies = read(written["companies_path"])
+    links = read(written["links_path"])
+    assert sorted(companies["company_id"].to_list()) == sorted(c.company_id for c in TINY_COMPANIES)
+    by_id = {row["company_id"]: row for row in companies.to_dicts()}
+    for company in TINY_COMPANIES:
+        assert (by_id[company.company_id]["name"], by_id[company.company_id]["country"]) == (
+            company.name,
+            company.country,
+        )
+    exported = sorted((row["supplier_id"], row["buyer_id"], float(row["annual_value_usd"])) for row in links.to_dicts())
+    assert exported == sorted((link.supplier_id, link.buyer_id, link.annual_value_usd) for link in TINY_LINKS)
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(address: str) -> None:
+    script = shutil.which("chokepoint", path=str(Path(sys.executable).parent))
+    assert script
+    reader = subprocess.Popen(
+        [script, "--address", address, "scenarios", "show", "current"],  # megabytes of JSON, more than a pipe holds
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    assert reader.stderr is not None
+    assert reader.stdout.read(10).startswith(b"{")
+    reader.stdout.close()
+    assert reader.wait(timeout=60) == 0
+    with reader.stderr:
+        assert b"Traceback" not in reader.stderr.read()

@@ -70,3 +70,32 @@ def test_unknown_company_and_bad_option_are_one_line_errors(address: str, capsys
     code, _, err = run(capsys, "--address", address, "--as-of", "yesterday", "rank")
     assert code == EXIT_REFUSED
     assert err.strip() == "error: as_of_date: must be a date YYYY-MM-DD, got 'yesterday'"
+
+
+def test_explain_json_gives_paths_from_the_company_with_their_measures(
+    address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(capsys, "--address", address, "--as-of", DAY, "--json", "explain", "US-MOTOR-1", "--limit", "3")
+    assert code == 0
+    explanation = json.loads(out)
+    paths = explanation["paths"]
+    assert len(paths) == 3
+    contributions = [path["contribution"] for path in paths]
+    assert contributions == sorted(contributions, reverse=True)
+    assert explanation["explained"] == pytest.approx(sum(contributions))
+    assert explanation["explained"] <= explanation["total"]
+    for path in paths:
+        assert path["links"][0]["buyer_id"] == "US-MOTOR-1"
+        for buyer, supplier in zip(path["links"], path["links"][1:], strict=False):
+            assert supplier["buyer_id"] == buyer["supplier_id"]  # each hop goes one tier further upstream
+    assert paths[0]["links"][0]["control"]["measure_id"] == "CN-MOFCOM-2025-18-RARE-EARTH"
+    assert explanation["context"]["as_of_date"] == DAY
+
+
+def test_chokepoints_json_names_the_dominator_and_its_share(address: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "--address", address, "--json", "chokepoints", "TW-FAB-1", "--material", "euv")
+    assert code == 0
+    chokepoints = json.loads(out)
+    assert chokepoints["dominators"] == [{"company_id": "NL-EUV-1", "country": "NL", "share": 1.0}]
+    assert chokepoints["countries"] == {"NL": 1.0}
+    assert chokepoints["upstream_link_count"] == 1

@@ -115,7 +115,8 @@ def test_compare_scenarios_reports_movers_and_totals(client: ChokepointClient) -
     assert result.companies_level_up > 0
     assert result.companies_level_down == 0  # adding a ban never lowers exposure
     changes = result.changes
-    assert all(change.disruption_change >= 0 for change in changes)
+    # Every page is read now, down to companies moved only by the iterative solve's tolerance (about 1e-11).
+    assert all(change.disruption_change >= -1e-9 for change in changes)
     moves = [abs(change.score - change.baseline_score) for change in changes]
     assert moves == sorted(moves, reverse=True)
     dates = client.compare_scenarios(baseline_as_of="2019-06-01", as_of="2025-06-01", order_by="tariff_impact")

@@ -157,9 +157,10 @@ def _supplier_rows(count: int) -> pl.DataFrame:
     return pl.DataFrame(
         {
             "supplier_name": [f"Supplier {i}" for i in range(count)],
-            "supplier_country": ["CN"] * count,
+            "country": ["CN"] * count,
             "hs_code": ["850511"] * count,
             "annual_spend_usd": [100.0] * count,
+            "buyer_country": ["US"] * count,
         }
     )
 
