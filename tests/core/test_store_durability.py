@@ -71,15 +71,15 @@ def test_a_graph_write_whose_commit_fails_is_rolled_back(stores: tuple[GraphStor
 def test_a_policy_write_whose_commit_fails_is_rolled_back(stores: tuple[GraphStore, PolicyStore]) -> None:
     store = stores[1]
     scenario = scenario_from_json({"name": "what-if", "base": "current"}, where="test")
-    version = store.version
+    version = store.snapshot.version
     connection = connection_of(store)
     deny_commit(connection)
     with pytest.raises(sqlite3.DatabaseError, match="not authorized"):
         store.create(scenario)
     assert not connection.in_transaction
-    assert (store.version, "what-if" in store.book.scenarios) == (version, False)
+    assert (store.snapshot.version, "what-if" in store.snapshot.book.scenarios) == (version, False)
     assert connection.execute("SELECT count(*) FROM scenarios").fetchone() == (0,)
 
     connection.set_authorizer(None)
     assert store.create(scenario) != version
-    assert "what-if" in store.book.scenarios
+    assert "what-if" in store.snapshot.book.scenarios
