@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from server.core.graph import Graph
+from server.core.propagation import TOLERANCE
 from server.core.scores import Scores
 
 COMPONENT_COLUMNS = {
@@ -17,6 +18,9 @@ COMPONENT_COLUMNS = {
     "tariff_impact": "tariff_impact_usd",
 }
 LEVEL_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+# Each table is solved to TOLERANCE, so two tables may differ by about that much where nothing changed: smaller
+# differences are solver noise, not changes.
+CHANGE_THRESHOLD = 10 * TOLERANCE
 
 
 @dataclass(frozen=True)
@@ -124,9 +128,9 @@ def compare_scores(
     )
     changed = (
         joined.filter(
-            (pl.col("_change") > 1e-12)
-            | (pl.col("disruption_change").abs() > 1e-12)
-            | (pl.col("tariff_cost_change").abs() > 1e-12)
+            (pl.col("_change") > CHANGE_THRESHOLD)
+            | (pl.col("disruption_change").abs() > CHANGE_THRESHOLD)
+            | (pl.col("tariff_cost_change").abs() > CHANGE_THRESHOLD)
         )
         .with_columns((-pl.col("_change")).alias("_order"))
         .sort(["_order", "company_id"])
