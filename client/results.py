@@ -7,7 +7,9 @@ Field names are the messages' own, so `docs/api.md` and the proto comments descr
 from __future__ import annotations
 
 import functools
+import operator
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, fields, is_dataclass
 from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
@@ -165,30 +167,33 @@ class PortfolioSummary:
 
 def from_message(cls: type[T], message: Any) -> T:
     """The dataclass `cls` filled from the message's fields of the same names."""
-    return cls(**{name: _convert(hint, message, name) for name, hint in _field_types(cls)})  # type: ignore[arg-type]
+    return cls(**{name: convert(message) for name, convert in _converters(cls)})  # type: ignore[arg-type]
 
 
 @functools.cache
-def _field_types(cls: type) -> tuple[tuple[str, Any], ...]:
-    """Resolved field annotations, once per class (resolving them is slow, and results are read per call)."""
+def _converters(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    """Each field's name and how to read it from a message, worked out once per class (resolving annotations is
+    slow, and results are read on every call)."""
     hints = get_type_hints(cls)
-    return tuple((field.name, hints[field.name]) for field in fields(cls))
+    return tuple((field.name, _converter(hints[field.name], field.name)) for field in fields(cls))
 
 
-def _convert(hint: Any, message: Any, name: str) -> Any:
-    value = getattr(message, name)
+def _converter(hint: Any, name: str) -> Callable[[Any], Any]:
+    read = operator.attrgetter(name)
     origin = get_origin(hint)
     if origin in (Union, types.UnionType):  # `X | None`: a message field that may be unset
         (inner,) = [arg for arg in get_args(hint) if arg is not type(None)]
-        return from_message(inner, value) if message.HasField(name) else None
+        return lambda message: from_message(inner, read(message)) if message.HasField(name) else None
     if _is_result(hint):
-        return from_message(hint, value)
+        return lambda message: from_message(hint, read(message))
     if origin is tuple:
         item = get_args(hint)[0]
-        return tuple(from_message(item, element) if _is_result(item) else item(element) for element in value)
+        if _is_result(item):
+            return lambda message: tuple(from_message(item, element) for element in read(message))
+        return lambda message: tuple(item(element) for element in read(message))
     if origin is dict:
-        return {pair.key: pair.value for pair in value}
-    return hint(value)
+        return lambda message: {pair.key: pair.value for pair in read(message)}
+    return lambda message: hint(read(message))
 
 
 def _is_result(hint: Any) -> bool:

@@ -41,6 +41,8 @@ SERVICE_NAMES = (
 # Whole-graph score tables are large (about 100 bytes per company and link); look-through answers are small.
 SCORE_TABLES = 8
 ORIGIN_ANSWERS = 20_000
+# Serialized ScoreCompany answers are about a kilobyte each.
+SCORE_ANSWERS = 50_000
 
 
 class AddressInUseError(RuntimeError):
@@ -53,6 +55,7 @@ class Service:
     port: int
     health: health.HealthServicer
     scores: LruCache[Any, Scores]
+    answers: LruCache[Any, bytes]
     metrics: MetricsEndpoint | None  # serving only when `config.metrics_address` is set
 
 
@@ -85,10 +88,15 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(policy, store.taxonomy, limits), server)
     scores: LruCache[Any, Scores] = LruCache(capacity=SCORE_TABLES)
     origins: LruCache[Any, OriginShares] = LruCache(capacity=ORIGIN_ANSWERS)
+    answers: LruCache[Any, bytes] = LruCache(capacity=SCORE_ANSWERS)
     exposure_pb2_grpc.add_ExposureServiceServicer_to_server(
-        ExposureServicer(store, policy, scores, origins, limits, upload_idle_seconds=idle), server
+        ExposureServicer(
+            store, policy, limits, scores=scores, origins=origins, answers=answers, upload_idle_seconds=idle
+        ),
+        server,
     )
-    registry.register(ServiceStateCollector(store, policy, {"scores": scores, "origins": origins}))
+    caches: dict[str, LruCache[Any, Any]] = {"scores": scores, "origins": origins, "answers": answers}
+    registry.register(ServiceStateCollector(store, policy, caches))
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
@@ -107,7 +115,7 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
         msg = f"cannot listen on {config.address}: address in use or unavailable"
         raise AddressInUseError(msg)
     metrics = _serve_metrics(config.metrics_address, registry, server) if config.metrics_address else None
-    return Service(server=server, port=port, health=health_servicer, scores=scores, metrics=metrics)
+    return Service(server=server, port=port, health=health_servicer, scores=scores, answers=answers, metrics=metrics)
 
 
 def limits_of(config: Config) -> Limits:

@@ -9,14 +9,14 @@ successful write produced, whichever its response carries).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
 from server.principals import current_principal
-from server.rpc.handlers import Behaviour, replace_behaviour
+from server.rpc.handlers import Behaviour, Handler, MethodInterceptor, replace_behaviour
 
 log = logging.getLogger("chokepoint.audit")
 
@@ -48,7 +48,7 @@ def _field(message: Any, name: str) -> Any:
     return None
 
 
-class AuditInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class AuditInterceptor(MethodInterceptor):
     """Records every call of `methods` (the writes) after it ends, with the caller's principal.
 
     Sits outside the error interceptor, so a failed write is recorded with the status that was sent. Writes
@@ -56,16 +56,11 @@ class AuditInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
     """
 
     def __init__(self, methods: frozenset[str]) -> None:
+        super().__init__()
         self._methods = methods
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or method not in self._methods:
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if method not in self._methods:
             return handler
         return replace_behaviour(handler, lambda behaviour: _audited(behaviour, method))
 

@@ -8,7 +8,7 @@ credentials, so orchestrators can probe a locked-down service.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +17,7 @@ import grpc
 from server.principals import Principal, Role, act_as
 from server.rpc.audit import record_write, request_id_of
 from server.rpc.errors import status_with_reason
-from server.rpc.handlers import Behaviour, replace_behaviour
+from server.rpc.handlers import Behaviour, Handler, MethodInterceptor, replace_behaviour
 from server.tokens import TokenBook
 
 _GRAPH = "/chokepoint.v1.GraphService/"
@@ -102,56 +102,43 @@ def _authenticate(metadata: Sequence[tuple[str, str | bytes]] | None, tokens: To
     return principal
 
 
-class AuthInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class AuthInterceptor(MethodInterceptor):
     """Refuses calls whose bearer token is missing, unknown or too weak; active only when tokens are configured.
 
     Refusals go out as UNAUTHENTICATED or PERMISSION_DENIED with ErrorInfo reasons of the same names. An allowed
-    call runs with its principal available through `server.principals.current_principal()`.
+    call runs with its principal available through `server.principals.current_principal()`. The token is checked on
+    every call, before the call's own behaviour runs.
     """
 
     def __init__(self, tokens: TokenBook) -> None:
+        super().__init__()
         self._tokens = tokens
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        method = handler_call_details.method
-        # No handler: gRPC answers UNIMPLEMENTED (grpcurl relies on that to fall back between reflection versions).
-        if handler is None or method.split("/")[1] in PUBLIC_SERVICES:
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        if method.split("/")[1] in PUBLIC_SERVICES:
             return handler
-        decision = authorise(method, handler_call_details.invocation_metadata, self._tokens)
-        if isinstance(decision, Refusal):
-            refusal = decision
-            return replace_behaviour(handler, lambda _: _refusing(refusal, method))
-        principal = decision
-        return replace_behaviour(handler, lambda behaviour: _acting_as(principal, behaviour))
+        return replace_behaviour(handler, lambda behaviour: self._checked(method, behaviour))
+
+    def _checked(self, method: str, behaviour: Behaviour) -> Behaviour:
+        def run(request: Any, context: grpc.ServicerContext) -> Any:
+            decision = authorise(method, context.invocation_metadata(), self._tokens)
+            if isinstance(decision, Refusal):
+                return _refuse(decision, method, request, context)
+            act_as(decision)
+            return behaviour(request, context)
+
+        return run
 
 
-def _acting_as(principal: Principal, behaviour: Behaviour) -> Behaviour:
-    def run(request: Any, context: grpc.ServicerContext) -> Any:
-        act_as(principal)
-        return behaviour(request, context)
-
-    return run
-
-
-def _refusing(refusal: Refusal, method: str) -> Behaviour:
-    def refuse(request: Any, context: grpc.ServicerContext) -> Any:
-        log.warning(
-            "refused %s to %s: %s %s",
-            method,
-            refusal.principal,
-            refusal.code.name,
-            refusal.message,
-            extra={"principal": refusal.principal, "method": method, "code": refusal.code.name},
-        )
-        if method in WRITE_METHODS:
-            record_write(
-                principal=refusal.principal, method=method, request_id=request_id_of(request), code=refusal.code
-            )
-        context.abort_with_status(status_with_reason(refusal.code, refusal.message, reason=refusal.code.name))
-
-    return refuse
+def _refuse(refusal: Refusal, method: str, request: Any, context: grpc.ServicerContext) -> None:
+    log.warning(
+        "refused %s to %s: %s %s",
+        method,
+        refusal.principal,
+        refusal.code.name,
+        refusal.message,
+        extra={"principal": refusal.principal, "method": method, "code": refusal.code.name},
+    )
+    if method in WRITE_METHODS:
+        record_write(principal=refusal.principal, method=method, request_id=request_id_of(request), code=refusal.code)
+    context.abort_with_status(status_with_reason(refusal.code, refusal.message, reason=refusal.code.name))

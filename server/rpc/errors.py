@@ -28,7 +28,7 @@ from server.core.errors import (
     ResourceExhaustedError,
     StoreCorruptError,
 )
-from server.rpc.handlers import replace_behaviour
+from server.rpc.handlers import Handler, MethodInterceptor, replace_behaviour
 
 ERROR_DOMAIN = "chokepoint.dev"
 STATUS_BY_ERROR: dict[type[ChokepointError], grpc.StatusCode] = {
@@ -88,21 +88,13 @@ def _clip(text: str, limit: int) -> str:
     return encoded[:limit].decode(errors="ignore") + "..."
 
 
-class ErrorInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class ErrorInterceptor(MethodInterceptor):
     """Wraps every handler so domain errors and unexpected failures are answered the same way everywhere.
 
     Handlers raise domain errors and never call `context.abort` themselves: this is the one place that does.
     """
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
+    def wrap(self, method: str, handler: Handler) -> Handler:
         guard = _guard_stream if handler.response_streaming else _guard_unary
         return replace_behaviour(handler, lambda behaviour: guard(behaviour, method))
 

@@ -1,4 +1,8 @@
-"""ExposureService: validate the request, fetch (or compute once) the whole-graph scores, convert the answer."""
+"""ExposureService: validate the request, fetch (or compute once) the whole-graph scores, convert the answer.
+
+ScoreCompany, the hot read, answers from a cache of serialized responses keyed by the graph version, the policy
+version, the day and the whole request: a repeated call skips the lookups, the conversion and the serialization.
+"""
 
 from __future__ import annotations
 
@@ -44,25 +48,47 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         self,
         graphs: GraphStore,
         policies: PolicyStore,
-        scores: LruCache[Any, Scores],
-        origins: LruCache[Any, OriginShares],
         limits: Limits,
         *,
+        scores: LruCache[Any, Scores],
+        origins: LruCache[Any, OriginShares],
+        answers: LruCache[Any, bytes],
         upload_idle_seconds: float,
     ) -> None:
         self._graphs = graphs
         self._policies = policies
         self._cache = scores
         self._origins = origins
+        self._answers = answers
         self._limits = limits
         self._upload_idle_seconds = upload_idle_seconds
 
-    def ScoreCompany(
-        self, request: exposure_pb2.ScoreCompanyRequest, context: grpc.ServicerContext
-    ) -> exposure_pb2.ScoreCompanyResponse:
+    def ScoreCompany(self, request: exposure_pb2.ScoreCompanyRequest, context: grpc.ServicerContext) -> bytes:
+        """The serialized response (the handler sends bytes as they are; see `server.rpc.handlers`)."""
+        graph, policies = self._graphs.graph, self._policies.snapshot
+        # An empty date means today: resolved once here, so the key and the answer name the same day.
+        as_of = request.as_of_date or datetime.now(UTC).date().isoformat()
+        # The key holds everything the answer depends on: the versions, the day and every request field. A failed
+        # call (unknown company, bad date) raises out of `get` and caches nothing.
+        key = (graph.version, policies.version, as_of, request.SerializeToString(deterministic=True))
         check = check_of(context)
+        return self._answers.get(
+            key,
+            lambda: self._score_company(graph, policies, request, as_of, check=check).SerializeToString(),
+            check=check,
+        )
+
+    def _score_company(
+        self,
+        graph: Graph,
+        policies: PolicySnapshot,
+        request: exposure_pb2.ScoreCompanyRequest,
+        as_of: str,
+        *,
+        check: Check,
+    ) -> exposure_pb2.ScoreCompanyResponse:
         graph, scores, scenario_context = self._scores(
-            request.scenario, request.as_of_date, request.overrides, check=check
+            request.scenario, as_of, request.overrides, graph=graph, policies=policies, check=check
         )
         index = require_company(graph, validation.required(request.company_id, "company_id"), field="company_id")
         materials = list(request.materials) or exposure_queries.bought_materials(graph, index)

@@ -12,7 +12,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import suppress
 from contextvars import Token
 from dataclasses import dataclass
@@ -22,7 +22,7 @@ import grpc
 
 from server.logs import RequestContext, bind_request, unbind_request
 from server.metrics import RpcMetrics
-from server.rpc.handlers import Behaviour, replace_behaviour
+from server.rpc.handlers import Behaviour, Handler, MethodInterceptor, replace_behaviour
 
 REQUEST_ID_HEADER = "x-request-id"
 # Printable ASCII, bounded: the id goes into every log line and back to the client.
@@ -37,93 +37,97 @@ _KINDS = {
 log = logging.getLogger("chokepoint.rpc.access")
 
 
-@dataclass(frozen=True)
-class _Rpc:
-    service: str
-    method: str
-    kind: str  # grpc_type
+class _MethodMetrics:
+    """One method's metric series, looked up once: `labels()` takes a lock and builds a key on every use."""
 
-    @classmethod
-    def of(cls, full_method: str, kind: str) -> _Rpc:
+    def __init__(self, metrics: RpcMetrics, full_method: str, kind: str) -> None:
         service, _, method = full_method.lstrip("/").rpartition("/")
-        return cls(service or "unknown", method, kind)
+        service = service or "unknown"
+        self.started = metrics.started.labels(service, method, kind)
+        self.in_flight = metrics.in_flight.labels(service, method)
+        self.handling_seconds = metrics.handling_seconds.labels(service, method, kind)
+        self._handled = metrics.handled
+        self._labels = (service, method, kind)
+        self._handled_by_code: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        series = self._handled_by_code.get(code)
+        if series is None:
+            series = self._handled_by_code.setdefault(code, self._handled.labels(*self._labels, code.name))
+        return series
 
 
 @dataclass(frozen=True)
 class _Started:
-    rpc: _Rpc
     token: Token[RequestContext | None]
     began: float
 
 
-class ObservabilityInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
+class ObservabilityInterceptor(MethodInterceptor):
     """Request ids and RPC metrics for all four handler kinds; must be first in the server's interceptor list."""
 
     def __init__(self, metrics: RpcMetrics) -> None:
+        super().__init__()
         self._metrics = metrics
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler[Any, Any] | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler[Any, Any] | None:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        rpc = _Rpc.of(method, _KINDS[handler.request_streaming, handler.response_streaming])
-        observe = self._observe_stream if handler.response_streaming else self._observe_unary
-        return replace_behaviour(handler, lambda behaviour: observe(behaviour, rpc, method))
+    def wrap(self, method: str, handler: Handler) -> Handler:
+        series = _MethodMetrics(self._metrics, method, _KINDS[handler.request_streaming, handler.response_streaming])
+        observe = _observe_stream if handler.response_streaming else _observe_unary
+        return replace_behaviour(handler, lambda behaviour: observe(behaviour, series, method))
 
-    def _observe_unary(self, behaviour: Behaviour, rpc: _Rpc, method: str) -> Behaviour:
-        def observed(request: Any, context: grpc.ServicerContext) -> Any:
-            started = self._start(rpc, method, context)
-            try:
-                response = behaviour(request, context)
-            except BaseException:
-                self._finish(started, _code_after_error(context))
-                raise
-            self._finish(started, _code_after_return(context))
-            return response
 
-        return observed
+def _observe_unary(behaviour: Behaviour, series: _MethodMetrics, method: str) -> Behaviour:
+    def observed(request: Any, context: grpc.ServicerContext) -> Any:
+        started = _start(series, method, context)
+        try:
+            response = behaviour(request, context)
+        except BaseException:
+            _finish(started, series, _code_after_error(context))
+            raise
+        _finish(started, series, _code_after_return(context))
+        return response
 
-    def _observe_stream(self, behaviour: Behaviour, rpc: _Rpc, method: str) -> Behaviour:
-        def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-            started = self._start(rpc, method, context)
-            try:
-                yield from behaviour(request, context)
-            except GeneratorExit:  # the client went away mid-stream
-                self._finish(started, grpc.StatusCode.CANCELLED)
-                raise
-            except BaseException:
-                self._finish(started, _code_after_error(context))
-                raise
-            self._finish(started, _code_after_return(context))
+    return observed
 
-        return observed
 
-    def _start(self, rpc: _Rpc, full_method: str, context: grpc.ServicerContext) -> _Started:
-        sent = _sent_request_id(context)
-        request_id = sent if sent is not None and _VALID_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
-        token = bind_request(request_id, full_method)
-        if sent is not None and sent != request_id:
-            log.warning("ignored an invalid %s (%d characters); using %s", REQUEST_ID_HEADER, len(sent), request_id)
-        self._metrics.started.labels(rpc.service, rpc.method, rpc.kind).inc()
-        self._metrics.in_flight.labels(rpc.service, rpc.method).inc()
-        started = _Started(rpc, token, time.perf_counter())
-        with suppress(grpc.RpcError):  # already cancelled: the handler will find out, and the call is still counted
-            context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-        return started
+def _observe_stream(behaviour: Behaviour, series: _MethodMetrics, method: str) -> Behaviour:
+    def observed(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+        started = _start(series, method, context)
+        try:
+            yield from behaviour(request, context)
+        except GeneratorExit:  # the client went away mid-stream
+            _finish(started, series, grpc.StatusCode.CANCELLED)
+            raise
+        except BaseException:
+            _finish(started, series, _code_after_error(context))
+            raise
+        _finish(started, series, _code_after_return(context))
 
-    def _finish(self, started: _Started, code: grpc.StatusCode) -> None:
-        rpc = started.rpc
-        seconds = time.perf_counter() - started.began
-        self._metrics.in_flight.labels(rpc.service, rpc.method).dec()
-        self._metrics.handled.labels(rpc.service, rpc.method, rpc.kind, code.name).inc()
-        self._metrics.handling_seconds.labels(rpc.service, rpc.method, rpc.kind).observe(seconds)
+    return observed
+
+
+def _start(series: _MethodMetrics, full_method: str, context: grpc.ServicerContext) -> _Started:
+    sent = _sent_request_id(context)
+    request_id = sent if sent is not None and _VALID_REQUEST_ID.fullmatch(sent) else uuid.uuid4().hex
+    token = bind_request(request_id, full_method)
+    if sent is not None and sent != request_id:
+        log.warning("ignored an invalid %s (%d characters); using %s", REQUEST_ID_HEADER, len(sent), request_id)
+    series.started.inc()
+    series.in_flight.inc()
+    started = _Started(token, time.perf_counter())
+    with suppress(grpc.RpcError):  # already cancelled: the handler will find out, and the call is still counted
+        context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+    return started
+
+
+def _finish(started: _Started, series: _MethodMetrics, code: grpc.StatusCode) -> None:
+    seconds = time.perf_counter() - started.began
+    series.in_flight.dec()
+    series.handled(code).inc()
+    series.handling_seconds.observe(seconds)
+    if log.isEnabledFor(logging.DEBUG):  # the fields are not built for a record that is not kept
         log.debug("handled", extra={"code": code.name, "duration_ms": round(seconds * 1000, 3)})
-        unbind_request(started.token)
+    unbind_request(started.token)
 
 
 def _sent_request_id(context: grpc.ServicerContext) -> str | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from client.client import ChokepointClient, Company, SupplyLink
@@ -152,6 +154,41 @@ def test_updating_a_scenario_invalidates_its_cached_scores(seeded: RunningServer
     assert cache.misses == misses + 1  # recomputed, not the cached answer for the old definition
     assert after.context.policy_version == updated.policy_version != created.policy_version
     assert after.score.disruption > before.score.disruption
+
+
+def test_a_cached_answer_is_never_served_for_another_version_scenario_or_date(
+    seeded: RunningServer, client: ChokepointClient
+) -> None:
+    answers = seeded.service.answers
+    client.create_scenario({"name": "what-if", "base": "current"})
+    first = client.score_company("US-MOTOR-1", as_of=DAY, scenario="what-if")
+    assert client.score_company("US-MOTOR-1", as_of=DAY, scenario="what-if") == first
+    assert answers.hits == 1
+    # Another scenario or day: the answer says which, and its numbers differ.
+    banned = client.score_company("US-MOTOR-1", as_of=DAY, scenario="cn-rare-earth-ban-all")
+    assert banned.context.scenario == "cn-rare-earth-ban-all"
+    assert banned.score.disruption > first.score.disruption
+    earlier = client.score_company("US-MOTOR-1", as_of="2019-06-01", scenario="what-if")
+    assert earlier.context.as_of_date == "2019-06-01"
+    assert earlier.score.tariff_cost != first.score.tariff_cost
+    # A scenario write: a new policy version, whose answer drops the removed duty.
+    client.update_scenario({"name": "what-if", "base": "current", "remove": ["US-IEEPA-FENTANYL-10-NOV2025"]})
+    rewritten = client.score_company("US-MOTOR-1", as_of=DAY, scenario="what-if")
+    assert rewritten.context.policy_version != first.context.policy_version
+    assert rewritten.score.tariff_cost < first.score.tariff_cost
+    # A graph write: a new graph version, whose answer counts the re-valued link.
+    client.upsert_supply_links([SupplyLink("CN-MAG-1", "US-MOTOR-1", "850511", 5e7)])
+    grown = client.score_company("US-MOTOR-1", as_of=DAY, scenario="what-if")
+    assert grown.context.graph_version == rewritten.context.graph_version + 1
+    assert grown.score.input_spend_usd != rewritten.score.input_spend_usd
+    assert answers.hits == 1
+
+
+def test_an_empty_date_is_answered_for_today(client: ChokepointClient) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    implicit = client.score_company("US-MOTOR-1")
+    assert implicit.context.as_of_date == today
+    assert client.score_company("US-MOTOR-1", as_of=today) == implicit
 
 
 def test_exposure_errors_name_the_field(client: ChokepointClient) -> None:

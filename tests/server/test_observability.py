@@ -130,17 +130,21 @@ def test_a_repeated_score_is_a_cache_hit_in_the_metrics(observed: RunningServer)
     with observed.client() as client:
         client.score_company("US-GA-BUYER-1", as_of=DAY)
         first = scrape(observed)
-        client.score_company("US-GA-BUYER-1", as_of=DAY)
+        client.score_company("US-GA-BUYER-1", as_of=DAY)  # the same answer: served from the answers cache
         second = scrape(observed)
-    for cache in ("scores", "origins"):
+        client.score_company("US-GA-BUYER-2", as_of=DAY, materials=("gallium",))  # another answer, the same scores
+        third = scrape(observed)
+    for cache in ("scores", "origins", "answers"):
         assert value(first, "chokepoint_cache_misses_total", cache=cache) >= 1
-        assert value(second, "chokepoint_cache_hits_total", cache=cache) > value(
-            first, "chokepoint_cache_hits_total", cache=cache
-        )
+        assert value(first, "chokepoint_cache_entries", cache=cache) >= 1
         assert value(second, "chokepoint_cache_misses_total", cache=cache) == value(
             first, "chokepoint_cache_misses_total", cache=cache
         )
-        assert value(second, "chokepoint_cache_entries", cache=cache) >= 1
+    assert value(second, "chokepoint_cache_hits_total", cache="answers") == 1
+    assert value(third, "chokepoint_cache_misses_total", cache="answers") == 2
+    assert value(third, "chokepoint_cache_hits_total", cache="scores") > value(
+        second, "chokepoint_cache_hits_total", cache="scores"
+    )
 
 
 def test_x_request_id_is_echoed_or_generated(observed: RunningServer) -> None:
