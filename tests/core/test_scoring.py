@@ -42,7 +42,7 @@ from server.core.policy import (
     TariffMeasure,
     Validity,
 )
-from server.core.propagation import MAX_TIERS, TOLERANCE, input_shares, propagate
+from server.core.propagation import DIRECT_SOLVE_LIMIT, MAX_TIERS, TOLERANCE, input_shares, propagate
 from server.core.queries import require_company
 from server.core.scores import DAMPING_BY_TAG, Scores, score_graph
 from server.core.seeding import open_policy_store, open_store
@@ -1089,3 +1089,32 @@ def test_scores_of_another_graph_version_are_never_reused(default_graph: Graph, 
     base = score_graph(default_graph, policy, on=DAY_2026)
     other = replace(base, graph_version=default_graph.version + 1)
     assert score_graph(default_graph, policy, on=DAY_2026, reuse=other).by_material is not other.by_material
+
+
+def test_a_slowly_draining_web_beyond_the_direct_solve_limit_reaches_the_fixed_point() -> None:
+    # The remainder on more companies than DIRECT_SOLVE_LIMIT is solved by the Krylov solver, not LU. Each company R_i
+    # buys 1% from H (10% duty on every 13th such link), 60% from R_i+1 and 39% from R_7i+3 (mod n); pass-through 1
+    # makes it drain slowly (0.99 a tier), so the series alone leaves half. The answer must solve C = d + M C.
+    size = DIRECT_SOLVE_LIMIT + 1_000
+    ring = [f"R{i:05d}" for i in range(size)]
+    links = [{"supplier_id": "H", "buyer_id": r, "hs_code": "720299", "annual_value_usd": 1.0} for r in ring]
+    links += [
+        {"supplier_id": ring[(i + 1) % size], "buyer_id": r, "hs_code": "720299", "annual_value_usd": 60.0}
+        for i, r in enumerate(ring)
+    ]
+    links += [
+        {"supplier_id": ring[(7 * i + 3) % size], "buyer_id": r, "hs_code": "720300", "annual_value_usd": 39.0}
+        for i, r in enumerate(ring)
+    ]
+    graph = graph_of({"H": ("CN", None)} | dict.fromkeys(ring, ("JP", None)), links)
+    h = graph.companies["company_id"].index_of("H")
+    rate = np.where((graph.supplier_array == h) & (graph.buyer_array % 13 == 0), 0.1, 0.0)
+    shares = input_shares(graph)
+    result = propagate(graph, rate, np.ones(graph.link_count), shares=shares)
+    assert result.converged
+    assert result.tiers_used == MAX_TIERS  # the series stopped there; the solver found the rest
+    inbound = np.bincount(
+        graph.buyer_array, weights=shares * (rate + result.total[graph.supplier_array]), minlength=size + 1
+    )
+    assert np.abs(result.total - inbound).max() <= 10 * TOLERANCE
+    assert result.tier3_plus.sum() > result.tier1.sum()  # most of it arrives from tier 3 on
