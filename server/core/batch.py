@@ -126,6 +126,8 @@ def validate_rows(raw: pl.DataFrame, *, first_row: int, buyer_country: str) -> t
     bad = np.zeros(rows.height, dtype=bool)
     for i, (column, _, message) in enumerate(checks):
         mask = flagged[f"_bad_{column}_{i}"].to_numpy()
+        if not mask.any():
+            continue
         bad |= mask
         raw_values = raw[column].cast(pl.String).to_list() if column in raw.columns else [None] * raw.height
         errors += [

@@ -8,6 +8,7 @@ vectorised mask each. A test checks both give the same numbers on every link.
 from __future__ import annotations
 
 from datetime import date
+from functools import partial
 
 import numpy as np
 import polars as pl
@@ -131,7 +132,8 @@ def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
 
 def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """Per shipment: the stacked rate and the measures applied (one per program, most specific then latest)."""
-    lines = _tariff_lines(policy, on=on)
+    # Once per policy and day: a supplier list evaluates the same policy once per batch of rows.
+    lines = policy.derived(("tariff_lines", on), partial(_tariff_lines, on=on))
     matches = []
     for length in lines["length"].unique().sort().to_list():
         candidates = shipments.filter(pl.col("hs_code").str.len_chars() >= length).with_columns(

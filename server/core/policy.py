@@ -5,11 +5,13 @@ Pure data, no I/O: `policy_files.py` reads and writes it, `evaluation.py` applie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class TariffAuthority(StrEnum):
@@ -164,3 +166,13 @@ class PolicySet:
     tariffs: Mapping[str, TariffMeasure]
     controls: Mapping[str, ExportControl]
     parameters: ScoringParameters
+
+    def derived(self, key: Hashable, compute: Callable[[PolicySet], T]) -> T:
+        """`compute(self)`, once per resolved policy: tables derived from the measures alone (a day's tariff lines)
+        are shared by every batch of rows evaluated against it. Two first callers may both compute it; both get an
+        equal value."""
+        values: dict[Hashable, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in values:
+            values[key] = compute(self)
+        value: T = values[key]
+        return value
