@@ -8,7 +8,6 @@ vectorised mask each. A test checks both give the same numbers on every link.
 from __future__ import annotations
 
 from datetime import date
-from functools import partial
 
 import numpy as np
 import polars as pl
@@ -94,11 +93,10 @@ def shipment_signatures(graph: Graph) -> pl.DataFrame:
     )
 
 
-def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
+def _tariff_lines(policy: PolicySet) -> pl.DataFrame:
+    """Every line of every tariff measure of the policy, in force or not (the day only filters them)."""
     rows = []
     for measure in policy.tariffs.values():
-        if not measure.validity.in_force(on):
-            continue
         alternative = policy.parameters.use_alternative_rates and measure.alternative_rate_fraction is not None
         origins: list[str | None] = [*sorted(measure.origins)] or [None]
         for prefix, rate in measure.lines.items():
@@ -132,8 +130,9 @@ def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
 
 def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """Per shipment: the stacked rate and the measures applied (one per program, most specific then latest)."""
-    # Once per policy and day: a supplier list evaluates the same policy once per batch of rows.
-    lines = policy.derived(("tariff_lines", on), partial(_tariff_lines, on=on))
+    # Built once per resolved policy: a supplier list evaluates the same policy once per batch of rows.
+    in_force = [measure.measure_id for measure in policy.tariffs.values() if measure.validity.in_force(on)]
+    lines = policy.derived("tariff_lines", _tariff_lines).filter(pl.col("measure_id").is_in(in_force))
     matches = []
     for length in lines["length"].unique().sort().to_list():
         candidates = shipments.filter(pl.col("hs_code").str.len_chars() >= length).with_columns(

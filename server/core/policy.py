@@ -5,7 +5,7 @@ Pure data, no I/O: `policy_files.py` reads and writes it, `evaluation.py` applie
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
@@ -167,11 +167,10 @@ class PolicySet:
     controls: Mapping[str, ExportControl]
     parameters: ScoringParameters
 
-    def derived(self, key: Hashable, compute: Callable[[PolicySet], T]) -> T:
-        """`compute(self)`, once per resolved policy: tables derived from the measures alone (a day's tariff lines)
-        are shared by every batch of rows evaluated against it. Two first callers may both compute it; both get an
-        equal value."""
-        values: dict[Hashable, Any] = self.__dict__.setdefault("_derived", {})
+    def derived(self, key: str, compute: Callable[[PolicySet], T]) -> T:
+        """`compute(self)`, once per resolved policy: tables derived from the measures alone (the tariff lines) are
+        shared by every evaluation against it. Two first callers may both compute it; both get an equal value."""
+        values: dict[str, Any] = self.__dict__.setdefault("_derived", {})
         if key not in values:
             values[key] = compute(self)
         value: T = values[key]
