@@ -288,8 +288,12 @@ def look_through_china_share(
     if total <= 0:
         return 0.0
     materials = sorted(graph.material_tags)
-    rows = scored.with_row_index("_row").with_columns(
-        pl.col("derived_tags").list.eval(pl.element().filter(pl.element().is_in(materials))).alias("_material")
+    rows = (
+        scored.select("supplier_idx", "derived_tags", "annual_spend_usd", "effective_origin_country")
+        .with_row_index("_row")
+        .with_columns(
+            pl.col("derived_tags").list.eval(pl.element().filter(pl.element().is_in(materials))).alias("_material")
+        )
     )
     candidates = rows.filter(pl.col("supplier_idx").is_not_null()).explode("_material").drop_nulls("_material")
     pairs = (
@@ -330,7 +334,12 @@ def summarise_portfolio(scored: pl.DataFrame, *, look_through_china: float = 0.0
     """Spend-weighted totals; spend at risk = spend x row disruption, grouped by material, origin and measure."""
     spend = scored["annual_spend_usd"].to_numpy()
     total = float(spend.sum())
-    at_risk = scored.with_columns((pl.col("annual_spend_usd") * pl.col("export_control_exposure")).alias("_risk"))
+    at_risk = scored.select(
+        "derived_tags",
+        "effective_origin_country",
+        "top_control_id",
+        (pl.col("annual_spend_usd") * pl.col("export_control_exposure")).alias("_risk"),
+    )
 
     def grouped(frame: pl.DataFrame, key: str) -> dict[str, float]:
         sums = frame.filter(pl.col(key).is_not_null() & (pl.col("_risk") > 0)).group_by(key).agg(pl.col("_risk").sum())
