@@ -346,7 +346,9 @@ def summarise_portfolio(scored: pl.DataFrame, *, look_through_china: float = 0.0
         return dict(sorted(((str(k), float(v)) for k, v in sums.iter_rows()), key=lambda item: (-item[1], item[0])))
 
     weight = spend / total if total > 0 else np.zeros_like(spend)
-    china = float(spend[(scored["effective_origin_country"] == "CN").to_numpy()].sum() / total) if total > 0 else 0.0
+    # An unmatched supplier without a country has no origin: not Chinese at face value.
+    chinese = (scored["effective_origin_country"] == "CN").fill_null(value=False).to_numpy()
+    china = float(spend[chinese].sum() / total) if total > 0 else 0.0
     return Portfolio(
         total_spend_usd=total,
         disruption=float(np.dot(weight, scored["export_control_exposure"].to_numpy())),
