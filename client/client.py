@@ -511,7 +511,7 @@ class ChokepointClient:
         scenario: str = "",
         as_of: str = "",
         strict: bool = False,
-        batch_rows: int = 20_000,
+        batch_rows: int = 50_000,
         progress: Callable[[int], None] | None = None,
     ) -> BatchResult:
         """Score a supplier list (a Polars frame with the columns of docs/batch.md) in batches over one stream.

@@ -353,7 +353,8 @@ def summarise_portfolio(scored: pl.DataFrame, *, look_through_china: float = 0.0
         total_spend_usd=total,
         disruption=float(np.dot(weight, scored["export_control_exposure"].to_numpy())),
         tariff_cost=float(np.dot(weight, scored["tariff_cost"].to_numpy())),
-        tariff_impact_usd=float(scored["tariff_impact_usd"].sum()),
+        # numpy sums the contiguous column: the same total whatever the batch sizes the rows arrived in.
+        tariff_impact_usd=float(scored["tariff_impact_usd"].to_numpy().sum()),
         spend_at_risk_by_material=grouped(
             at_risk.explode("derived_tags")
             .rename({"derived_tags": "_material"})
