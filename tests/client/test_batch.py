@@ -189,3 +189,10 @@ def test_look_through_china_share_follows_suppliers_that_buy_the_material(addres
     expected = 0.75 * refiner.look_through.get("CN", 0.0) + 0.25 * magnets.look_through.get("CN", 0.0)
     assert result.summary.look_through_china_share == pytest.approx(expected)
     assert result.summary.look_through_china_share > result.summary.face_value_china_share
+
+
+def test_the_client_sends_the_columns_the_service_reads() -> None:
+    from client.client import SUPPLIER_COLUMNS
+    from server.core.batch import BATCH_COLUMNS
+
+    assert SUPPLIER_COLUMNS == BATCH_COLUMNS
