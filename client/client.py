@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
@@ -158,8 +159,17 @@ class LinkEvaluation:
     policy_version: str
 
 
-# The supplier-list columns are the fields of the API's SupplierRows message: one definition, in the proto.
-SUPPLIER_COLUMNS = tuple(field.name for field in exposure_pb2.SupplierRows.DESCRIPTOR.fields)
+# The supplier-list columns the service reads (docs/batch.md); the others stay with the caller.
+SUPPLIER_COLUMNS = (
+    "supplier_id",
+    "supplier_name",
+    "country",
+    "hs_code",
+    "annual_spend_usd",
+    "origin_country",
+    "route",
+    "buyer_country",
+)
 
 
 @dataclass(frozen=True)
@@ -513,7 +523,7 @@ class ChokepointClient:
         scenario: str = "",
         as_of: str = "",
         strict: bool = False,
-        batch_rows: int = 20_000,
+        batch_rows: int = 50_000,
         progress: Callable[[int], None] | None = None,
     ) -> BatchResult:
         """Score a supplier list (a Polars frame with the columns of docs/batch.md) in batches over one stream.
@@ -528,50 +538,46 @@ class ChokepointClient:
         local = cell_errors(rows, buyer_country=buyer_country)
         if strict and local:
             raise first_refusal(local)
-        table = rows.select([c for c in SUPPLIER_COLUMNS if c in rows.columns])
+        # Text as text and spend as a number, absent cells empty (NaN spend), as the service reads them.
+        table = rows.select(
+            pl.col(name).cast(pl.Float64, strict=False).fill_null(float("nan"))
+            if name == "annual_spend_usd"
+            else pl.col(name).cast(pl.String).fill_null("")
+            for name in SUPPLIER_COLUMNS
+            if name in rows.columns
+        )
 
         def requests() -> Iterator[exposure_pb2.ScoreSupplierListRequest]:
             for start in range(0, max(table.height, 1), batch_rows):
-                part = table.slice(start, batch_rows)
-                columns = {
-                    name: (
-                        part[name].cast(pl.Float64, strict=False).fill_null(float("nan")).to_list()
-                        if name == "annual_spend_usd"
-                        else part[name].cast(pl.String).fill_null("").to_list()
-                    )
-                    for name in part.columns
-                }
                 yield exposure_pb2.ScoreSupplierListRequest(
                     scenario=scenario if start == 0 else "",
                     as_of_date=as_of if start == 0 else "",
                     buyer_country=buyer_country if start == 0 else "",
                     strict=strict if start == 0 else False,
-                    rows=exposure_pb2.SupplierRows(**columns),
+                    rows_arrow_ipc=_arrow_ipc(table.slice(start, batch_rows)),
                 )
 
-        scored: list[dict[str, Any]] = []
+        scored: list[Any] = []
         errors: list[RowError] = []
         summary: PortfolioSummary | None = None
         context: ScoreContext | None = None
         try:
             for response in self._exposure.ScoreSupplierList(requests(), timeout=max(self.timeout, 600.0)):
-                if response.rows.row:
-                    scored.append(
-                        {f.name: list(getattr(response.rows, f.name)) for f in response.rows.DESCRIPTOR.fields}
-                    )
+                part = pl.read_ipc_stream(response.rows_arrow_ipc) if response.rows_arrow_ipc else None
+                if part is not None and part.height:
+                    scored.append(part)
                 errors += [from_message(RowError, error) for error in response.errors]
                 if response.HasField("summary"):
                     summary = from_message(PortfolioSummary, response.summary)
                 context = from_message(ScoreContext, response.context)
                 if progress is not None:
-                    progress(len(response.rows.row) + len(response.errors))
+                    progress((part.height if part is not None else 0) + len(response.errors))
         except grpc.RpcError as error:
             raise decode_error(error) from None
-        frames = [pl.DataFrame(part).rename({"origin_country": "effective_origin_country"}) for part in scored]
         if summary is None or context is None:  # the service always ends the stream with a summary
             msg = "ScoreSupplierList ended without its summary"
             raise RuntimeError(msg)
-        rows_frame = pl.concat(frames, how="diagonal") if frames else pl.DataFrame()
+        rows_frame = pl.concat(scored) if scored else pl.DataFrame()
         return BatchResult(rows_frame, restate(errors, local), summary, context)
 
     def _call(self, method: Callable[..., T], request: Any) -> T:
@@ -828,3 +834,12 @@ def _measure_summary(measure: policy_pb2.Measure) -> MeasureSummary:
     return MeasureSummary(
         c.measure_id, "export_control", authority, c.controlling_country, measure.status, c.title, c.source
     )
+
+
+def _arrow_ipc(table: Any) -> bytes:
+    """A Polars frame as one Arrow IPC stream (plain `large_string` text, readable by any Arrow library)."""
+    import polars as pl
+
+    stream = io.BytesIO()
+    table.write_ipc_stream(stream, compat_level=pl.CompatLevel.oldest())
+    return stream.getvalue()

@@ -126,6 +126,8 @@ def validate_rows(raw: pl.DataFrame, *, first_row: int, buyer_country: str) -> t
     bad = np.zeros(rows.height, dtype=bool)
     for i, (column, _, message) in enumerate(checks):
         mask = flagged[f"_bad_{column}_{i}"].to_numpy()
+        if not mask.any():
+            continue
         bad |= mask
         raw_values = raw[column].cast(pl.String).to_list() if column in raw.columns else [None] * raw.height
         errors += [
@@ -286,8 +288,12 @@ def look_through_china_share(
     if total <= 0:
         return 0.0
     materials = sorted(graph.material_tags)
-    rows = scored.with_row_index("_row").with_columns(
-        pl.col("derived_tags").list.eval(pl.element().filter(pl.element().is_in(materials))).alias("_material")
+    rows = (
+        scored.select("supplier_idx", "derived_tags", "annual_spend_usd", "effective_origin_country")
+        .with_row_index("_row")
+        .with_columns(
+            pl.col("derived_tags").list.eval(pl.element().filter(pl.element().is_in(materials))).alias("_material")
+        )
     )
     candidates = rows.filter(pl.col("supplier_idx").is_not_null()).explode("_material").drop_nulls("_material")
     pairs = (
@@ -328,19 +334,27 @@ def summarise_portfolio(scored: pl.DataFrame, *, look_through_china: float = 0.0
     """Spend-weighted totals; spend at risk = spend x row disruption, grouped by material, origin and measure."""
     spend = scored["annual_spend_usd"].to_numpy()
     total = float(spend.sum())
-    at_risk = scored.with_columns((pl.col("annual_spend_usd") * pl.col("export_control_exposure")).alias("_risk"))
+    at_risk = scored.select(
+        "derived_tags",
+        "effective_origin_country",
+        "top_control_id",
+        (pl.col("annual_spend_usd") * pl.col("export_control_exposure")).alias("_risk"),
+    )
 
     def grouped(frame: pl.DataFrame, key: str) -> dict[str, float]:
         sums = frame.filter(pl.col(key).is_not_null() & (pl.col("_risk") > 0)).group_by(key).agg(pl.col("_risk").sum())
         return dict(sorted(((str(k), float(v)) for k, v in sums.iter_rows()), key=lambda item: (-item[1], item[0])))
 
     weight = spend / total if total > 0 else np.zeros_like(spend)
-    china = float(spend[(scored["effective_origin_country"] == "CN").to_numpy()].sum() / total) if total > 0 else 0.0
+    # An unmatched supplier without a country has no origin: not Chinese at face value.
+    chinese = (scored["effective_origin_country"] == "CN").fill_null(value=False).to_numpy()
+    china = float(spend[chinese].sum() / total) if total > 0 else 0.0
     return Portfolio(
         total_spend_usd=total,
         disruption=float(np.dot(weight, scored["export_control_exposure"].to_numpy())),
         tariff_cost=float(np.dot(weight, scored["tariff_cost"].to_numpy())),
-        tariff_impact_usd=float(scored["tariff_impact_usd"].sum()),
+        # numpy sums the contiguous column: the same total whatever the batch sizes the rows arrived in.
+        tariff_impact_usd=float(scored["tariff_impact_usd"].to_numpy().sum()),
         spend_at_risk_by_material=grouped(
             at_risk.explode("derived_tags")
             .rename({"derived_tags": "_material"})

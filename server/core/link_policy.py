@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from server.core.graph import Graph
-from server.core.policy import PolicySet, TariffAuthority
+from server.core.policy import ExportControl, PolicySet, TariffAuthority
 from server.core.taxonomy import TRANSSHIPMENT
 
 LINK_POLICY_SCHEMA = {
@@ -93,11 +93,10 @@ def shipment_signatures(graph: Graph) -> pl.DataFrame:
     )
 
 
-def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
+def _tariff_lines(policy: PolicySet) -> pl.DataFrame:
+    """Every line of every tariff measure of the policy, in force or not (the day only filters them)."""
     rows = []
     for measure in policy.tariffs.values():
-        if not measure.validity.in_force(on):
-            continue
         alternative = policy.parameters.use_alternative_rates and measure.alternative_rate_fraction is not None
         origins: list[str | None] = [*sorted(measure.origins)] or [None]
         for prefix, rate in measure.lines.items():
@@ -132,7 +131,9 @@ def _tariff_lines(policy: PolicySet, *, on: date) -> pl.DataFrame:
 def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """Per shipment: the stacked rate and the measures applied (one per program: a penalty, else the most specific
     line, then the latest)."""
-    lines = _tariff_lines(policy, on=on)
+    # Built once per resolved policy: a supplier list evaluates the same policy once per batch of rows.
+    in_force = [measure.measure_id for measure in policy.tariffs.values() if measure.validity.in_force(on)]
+    lines = policy.derived("tariff_lines", _tariff_lines).filter(pl.col("measure_id").is_in(in_force))
     matches = []
     for length in lines["length"].unique().sort().to_list():
         candidates = shipments.filter(pl.col("hs_code").str.len_chars() >= length).with_columns(
@@ -173,38 +174,46 @@ def _tariff_rates(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl
 
 
 def _hazards(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
-    """Per shipment: the strongest applicable control's weight, id and controlling country."""
-    hazards = shipments.select(
-        "shipment",
-        pl.lit(0.0).alias("hazard"),
-        pl.lit(None, dtype=pl.String).alias("control_id"),
-        pl.lit(None, dtype=pl.String).alias("control_country"),
-    )
-    for control in sorted(policy.controls.values(), key=lambda c: c.measure_id):
-        if not control.validity.in_force(on):
-            continue
+    """Per shipment: the strongest applicable control's weight, id and controlling country (the first by
+    measure id among equally strong ones)."""
+    controls = [
+        control
+        for control in sorted(policy.controls.values(), key=lambda c: c.measure_id)
+        if control.validity.in_force(on)
+    ]
+    # Every control's mask in one query, then the strongest picked with numpy: a query per control costs more
+    # than the masks themselves on a batch of a supplier list.
+    masks = shipments.select([_applies(control).fill_null(False).alias(str(i)) for i, control in enumerate(controls)])
+    hazard = np.zeros(shipments.height)
+    strongest = np.full(shipments.height, -1)
+    for i, control in enumerate(controls):
         weight = policy.parameters.severity_weights[control.severity]
-        country = control.controlling_country
-        applies = ((pl.col("origin") == country) | (pl.col("shipping") == country)) & (
-            pl.col("buyer_country") != country
-        )
-        if control.destinations:
-            applies &= pl.col("buyer_country").is_in(sorted(control.destinations))
-        if control.target_lists:
-            applies &= pl.any_horizontal(
-                pl.col("buyer_lists").list.contains(code) for code in sorted(control.target_lists)
-            )
-        covered = [pl.col("hs_code").str.starts_with(prefix) for prefix in control.hs_prefixes]
-        covered += [pl.col("tags").list.contains(tag) for tag in sorted(control.tags)]
-        applies &= pl.any_horizontal(covered)
-        mask = shipments.select(applies.fill_null(False)).to_series()
-        stronger = mask & (hazards["hazard"] < weight)
-        hazards = hazards.with_columns(
-            pl.when(stronger).then(pl.lit(weight)).otherwise("hazard").alias("hazard"),
-            pl.when(stronger).then(pl.lit(control.measure_id)).otherwise("control_id").alias("control_id"),
-            pl.when(stronger)
-            .then(pl.lit(control.controlling_country))
-            .otherwise("control_country")
-            .alias("control_country"),
-        )
-    return hazards
+        stronger = masks[str(i)].to_numpy() & (hazard < weight)
+        hazard[stronger] = weight
+        strongest[stronger] = i
+    fired = pl.Series(strongest >= 0)
+    picked = pl.Series(np.maximum(strongest, 0))
+    ids = pl.Series([control.measure_id for control in controls] or [None], dtype=pl.String)
+    countries = pl.Series([control.controlling_country for control in controls] or [None], dtype=pl.String)
+    return pl.DataFrame(
+        [
+            shipments["shipment"],
+            pl.Series("hazard", hazard),
+            pl.select(pl.when(fired).then(ids.gather(picked))).to_series().alias("control_id"),
+            pl.select(pl.when(fired).then(countries.gather(picked))).to_series().alias("control_country"),
+        ]
+    )
+
+
+def _applies(control: ExportControl) -> pl.Expr:
+    """Does `control` apply to a shipment: from its country (origin or shipping) to another, to a listed
+    destination or buyer list when it names any, on a covered HS prefix or tag."""
+    country = control.controlling_country
+    applies = ((pl.col("origin") == country) | (pl.col("shipping") == country)) & (pl.col("buyer_country") != country)
+    if control.destinations:
+        applies &= pl.col("buyer_country").is_in(sorted(control.destinations))
+    if control.target_lists:
+        applies &= pl.any_horizontal(pl.col("buyer_lists").list.contains(code) for code in sorted(control.target_lists))
+    covered = [pl.col("hs_code").str.starts_with(prefix) for prefix in control.hs_prefixes]
+    covered += [pl.col("tags").list.contains(tag) for tag in sorted(control.tags)]
+    return applies & pl.any_horizontal(covered)

@@ -46,38 +46,32 @@ def origin_shares(
     if upstream.rows.size == 0:
         return OriginShares(material, {}, {}, 0.0, 0.0, 0.0)
     buyers = graph.buyer_array[upstream.rows]
-    suppliers = graph.supplier_array[upstream.rows]
     origins = graph.origin_array[upstream.rows]
-    countries = sorted(set(origins.tolist()))
-    column = {country: index for index, country in enumerate(countries)}
-    nodes = sorted(set(buyers.tolist()) | set(suppliers.tolist()))
-    slot = {node: index for index, node in enumerate(nodes)}
-    buyer_slots = np.array([slot[b] for b in buyers.tolist()])
-    supplier_slots = np.array([slot[s] for s in suppliers.tolist()])
-    buys_material = np.zeros(len(nodes), dtype=bool)
+    # Countries and companies numbered in sorted order, by array operations (no per-link Python).
+    countries, origin_columns = np.unique(origins, return_inverse=True)
+    nodes, node_slots = np.unique(np.concatenate([buyers, graph.supplier_array[upstream.rows]]), return_inverse=True)
+    buyer_slots, supplier_slots = node_slots[: buyers.size], node_slots[buyers.size :]
+    buys_material = np.zeros(nodes.size, dtype=bool)
     buys_material[buyer_slots] = True
     passes_on = buys_material[supplier_slots]
     leaf = sp.csr_array(
-        (upstream.share * ~passes_on, (buyer_slots, [column[o] for o in origins.tolist()])),
-        shape=(len(nodes), len(countries)),
+        (upstream.share * ~passes_on, (buyer_slots, origin_columns)), shape=(nodes.size, countries.size)
     )
-    through = sp.csr_array((upstream.share * passes_on, (buyer_slots, supplier_slots)), shape=(len(nodes), len(nodes)))
+    through = sp.csr_array((upstream.share * passes_on, (buyer_slots, supplier_slots)), shape=(nodes.size, nodes.size))
     leaf_block = leaf.toarray()
-    mix = np.zeros((len(nodes), len(countries)))
+    mix = np.zeros((nodes.size, countries.size))
     for _ in range(max_depth):
         check()
         mix = leaf_block + through @ mix
-    root_mix = mix[slot[root]]
+    root_mix = mix[int(np.searchsorted(nodes, root))]
     coverage = float(root_mix.sum())
     tier1 = buyers == root
-    face = np.bincount(
-        [column[o] for o in origins[tier1].tolist()], weights=upstream.share[tier1], minlength=len(countries)
-    )
+    face = np.bincount(origin_columns[tier1], weights=upstream.share[tier1], minlength=countries.size)
     look = root_mix / coverage if coverage > 0 else root_mix
     return OriginShares(
         material=material,
-        face_value=_shares(countries, face),
-        look_through=_shares(countries, look),
+        face_value=_shares(countries.tolist(), face),
+        look_through=_shares(countries.tolist(), look),
         face_value_hhi=float(np.square(face).sum()),
         look_through_hhi=float(np.square(look).sum()),
         coverage=coverage,

@@ -5,11 +5,13 @@ Pure data, no I/O: `policy_files.py` reads and writes it, `evaluation.py` applie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class TariffAuthority(StrEnum):
@@ -189,3 +191,12 @@ class PolicySet:
     tariffs: Mapping[str, TariffMeasure]
     controls: Mapping[str, ExportControl]
     parameters: ScoringParameters
+
+    def derived(self, key: str, compute: Callable[[PolicySet], T]) -> T:
+        """`compute(self)`, once per resolved policy: tables derived from the measures alone (the tariff lines) are
+        shared by every evaluation against it. Two first callers may both compute it; both get an equal value."""
+        values: dict[str, Any] = self.__dict__.setdefault("_derived", {})
+        if key not in values:
+            values[key] = compute(self)
+        value: T = values[key]
+        return value

@@ -70,7 +70,17 @@ class ScenarioBook:
 
     def resolve(self, name: str) -> PolicySet:
         """The measures and parameters of scenario `name`: its base's, minus `remove`, plus its own; each parameter
-        it leaves unset is its base's (the defaults at the root)."""
+        it leaves unset is its base's (the defaults at the root).
+
+        Resolved once per book (a book never changes; a scenario write makes a new one), so what a policy set
+        derives (its tariff lines) is shared by every request. Two first callers may both resolve; both get an
+        equal value."""
+        resolved: dict[str, PolicySet] = self.__dict__.setdefault("_resolved", {})
+        if name not in resolved:
+            resolved[name] = self._resolve(name)
+        return resolved[name]
+
+    def _resolve(self, name: str) -> PolicySet:
         chain = [self.get(name)]
         while chain[-1].base is not None:
             if len(chain) > MAX_BASE_DEPTH or chain[-1].base in {s.name for s in chain}:

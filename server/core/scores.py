@@ -181,8 +181,9 @@ def damping_of_tags(tags: pl.Series, *, default: float) -> np.ndarray:
 def _damping_category(tags: pl.Series) -> np.ndarray:
     """Per list of tags: the highest `DAMPING_BY_TAG` value among them, -1 where none is a category."""
     category = np.full(tags.len(), -1.0)
+    carried = tags.to_frame("tags").select(pl.col("tags").list.contains(tag).alias(tag) for tag in DAMPING_BY_TAG)
     for tag, value in DAMPING_BY_TAG.items():
-        category = np.where(tags.list.contains(tag).to_numpy(), np.maximum(category, value), category)
+        category = np.where(carried[tag].to_numpy(), np.maximum(category, value), category)
     return category
 
 

@@ -33,20 +33,20 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY_PATH) -> pl.DataFrame:
 def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
     """Taxonomy tags for each distinct HS code: every row whose prefix starts the code adds its tag.
 
-    Works on the distinct codes (a graph has few), one vectorised prefix test per taxonomy prefix.
+    Works on the distinct codes (a graph has few): each code's prefixes of the taxonomy's lengths, joined once.
     Returns `hs_code`, `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the same plus `transshipment`,
     sorted), so each link only picks one of two precomputed lists.
     """
     codes = hs_codes.unique().sort().to_frame("hs_code")
-    prefixes = taxonomy.group_by("hs_prefix").agg(pl.col("tag").unique().sort())
-    matches = [
-        codes.filter(pl.col("hs_code").str.starts_with(prefix)).with_columns(pl.lit(tags).alias("taxonomy_tags"))
-        for prefix, tags in prefixes.iter_rows()
-    ]
-    matched = pl.concat(
-        [pl.DataFrame(schema={"hs_code": pl.String, "taxonomy_tags": pl.List(pl.String)}), *matches]
-    ).explode("taxonomy_tags")
-    tagged = matched.group_by("hs_code").agg(pl.col("taxonomy_tags").unique().sort())
+    lengths = taxonomy.select(pl.col("hs_prefix").str.len_chars().unique().alias("_length"))
+    tagged = (
+        codes.join(lengths, how="cross")
+        .filter(pl.col("hs_code").str.len_chars() >= pl.col("_length"))
+        .select("hs_code", pl.col("hs_code").str.slice(0, pl.col("_length")).alias("hs_prefix"))
+        .join(taxonomy.select("hs_prefix", "tag"), on="hs_prefix")
+        .group_by("hs_code")
+        .agg(pl.col("tag").unique().sort().alias("taxonomy_tags"))
+    )
     tags = codes.join(tagged, on="hs_code", how="left").with_columns(
         pl.col("taxonomy_tags").fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )

@@ -6,12 +6,14 @@ version, the day and the whole request: a repeated call skips the lookups, the c
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import grpc
 import polars as pl
+import pyarrow as pa
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
 
 from server.core import batch, exposure_queries
@@ -267,7 +269,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
                 policy = policies.book.resolve(scenario_context.scenario)
                 settings = (graph, scores, scenario_context, policy, buyer_country, request.strict)
             graph, scores, scenario_context, policy, buyer_country, strict = settings
-            raw = supplier_rows_table(request.rows, index=index, limit=self._limits.max_batch_items)
+            raw = supplier_rows_table(request.rows_arrow_ipc, index=index, limit=self._limits.max_batch_items)
             refuse_over_limit(
                 "rows: rows per supplier list",
                 count=next_row - 1 + raw.height,
@@ -291,7 +293,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
             scored_parts.append(scored)
             refused += len(errors)
             yield exposure_pb2.ScoreSupplierListResponse(
-                rows=scored_rows_message(scored),
+                rows_arrow_ipc=scored_rows_ipc(scored),
                 errors=[exposure_pb2.RowError(row=e.row, column=e.column, message=e.message) for e in errors],
                 context=scenario_context,
             )
@@ -359,43 +361,74 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         return graph, scores, scenario_context
 
 
-def supplier_rows_table(rows: exposure_pb2.SupplierRows, *, index: int, limit: int) -> pl.DataFrame:
-    """A batch's packed columns as a table; every given column must have the batch's length."""
-    columns = {name: list(getattr(rows, name)) for name in batch.BATCH_COLUMNS}
-    length = max(len(values) for values in columns.values())
+TEXT_TYPES = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view, pa.types.is_null)
+NUMBER_TYPES = (pa.types.is_floating, pa.types.is_integer, pa.types.is_null)
+
+
+def supplier_rows_table(data: bytes, *, index: int, limit: int) -> pl.DataFrame:
+    """A batch's Arrow IPC stream as a table of the supplier-list columns (a column left out is absent in every
+    row); an unreadable stream, an unknown column or a column of the wrong type is INVALID_ARGUMENT naming it."""
+    field = f"requests[{index}].rows_arrow_ipc"
+    table = _read_ipc(data, field=field) if data else pa.table({})
     refuse_over_limit(
-        f"requests[{index}].rows: rows per message",
-        count=length,
+        f"{field}: rows per message",
+        count=table.num_rows,
         limit=limit,
         setting="max_batch_items",
         advice="send the list in more, smaller messages",
     )
-    for name, values in columns.items():
-        if values and len(values) != length:
-            field = f"requests[{index}].rows.{name}"
-            message = f"{field}: has {len(values)} values, the batch has {length} rows"
-            raise InvalidArgumentError(message, violations=[FieldViolation(field, message)])
-    return pl.DataFrame(
-        {name: values or [None] * length for name, values in columns.items()},
-        schema={name: pl.Float64 if name == "annual_spend_usd" else pl.String for name in batch.BATCH_COLUMNS},
-    )
+    for name, kind in zip(table.schema.names, table.schema.types, strict=True):
+        if name not in batch.BATCH_COLUMNS or table.schema.names.count(name) > 1:
+            problem = "is not a supplier-list column" if name not in batch.BATCH_COLUMNS else "appears twice"
+            message = f"{field}: column {name!r} {problem} (columns: {', '.join(batch.BATCH_COLUMNS)})"
+            raise InvalidArgumentError(message, violations=[FieldViolation(f"{field}.{name}", message)])
+        accepted = NUMBER_TYPES if name == "annual_spend_usd" else TEXT_TYPES
+        if not any(accepts(kind) for accepts in accepted):
+            wanted = "a number" if name == "annual_spend_usd" else "text"
+            message = f"{field}: column {name!r} must be {wanted}, got Arrow type {kind}"
+            raise InvalidArgumentError(message, violations=[FieldViolation(f"{field}.{name}", message)])
+    rows = pl.DataFrame(table)
+    columns = []
+    for name in batch.BATCH_COLUMNS:
+        dtype = pl.Float64 if name == "annual_spend_usd" else pl.String
+        absent = pl.repeat(None, rows.height, dtype=dtype, eager=True).alias(name)
+        columns.append(rows[name].cast(dtype) if name in rows.columns else absent)
+    return pl.DataFrame(columns)
 
 
-def scored_rows_message(scored: pl.DataFrame) -> exposure_pb2.ScoredRows:
-    return exposure_pb2.ScoredRows(
-        row=scored["row"].to_list(),
-        matched_company_id=scored["matched_company_id"].fill_null("").to_list(),
-        match_method=scored["match"].to_list(),
-        origin_country=scored["effective_origin_country"].to_list(),
-        transshipment=scored["transshipment"].to_list(),
-        hazard=scored["hazard"].to_list(),
-        tariff_rate=scored["tariff_rate"].to_list(),
-        export_control_exposure=scored["export_control_exposure"].to_list(),
-        tariff_cost=scored["tariff_cost"].to_list(),
-        tariff_impact_usd=scored["tariff_impact_usd"].to_list(),
-        top_control_id=scored["top_control_id"].fill_null("").to_list(),
-        tariff_measure_ids=scored["tariff_measure_ids"].list.join(";").to_list(),
-    )
+def _read_ipc(data: bytes, *, field: str) -> pa.Table:
+    """The table of one Arrow IPC stream, fully validated: Polars trusts the buffers it is handed."""
+    try:
+        table = pa.ipc.open_stream(data).read_all()
+        table.validate(full=True)
+    except (pa.ArrowException, ValueError, OSError) as error:
+        message = f"{field}: not a readable Arrow IPC stream ({error})"
+        raise InvalidArgumentError(message, violations=[FieldViolation(field, message)]) from None
+    return table
+
+
+# The scored columns travel under their output names (docs/batch.md), absent ids as empty strings.
+SCORED_COLUMNS = (
+    pl.col("row"),
+    pl.col("matched_company_id").fill_null(""),
+    pl.col("match").alias("match_method"),
+    pl.col("effective_origin_country"),
+    pl.col("transshipment"),
+    pl.col("hazard"),
+    pl.col("tariff_rate"),
+    pl.col("export_control_exposure"),
+    pl.col("tariff_cost"),
+    pl.col("tariff_impact_usd"),
+    pl.col("top_control_id").fill_null(""),
+    pl.col("tariff_measure_ids").list.join(";"),
+)
+
+
+def scored_rows_ipc(scored: pl.DataFrame) -> bytes:
+    """A batch's scored rows as one Arrow IPC stream (plain `large_string` text, readable by any Arrow library)."""
+    stream = io.BytesIO()
+    scored.select(SCORED_COLUMNS).write_ipc_stream(stream, compat_level=pl.CompatLevel.oldest())
+    return stream.getvalue()
 
 
 def portfolio_message(portfolio: batch.Portfolio, *, refused: int) -> exposure_pb2.PortfolioSummary:

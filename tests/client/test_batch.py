@@ -273,3 +273,10 @@ def test_batch_table_gives_counts_totals_and_spend_at_risk(
     assert lines[3].startswith("spend_at_risk_by_origin: CN $")
     assert lines[4].startswith("spend_at_risk_by_measure: CN-MOFCOM-2025-18-RARE-EARTH $")
     assert err.strip() == "refused: row 9, column supplier_id: needs supplier_id, or supplier_name and country"
+
+
+def test_the_client_sends_the_columns_the_service_reads() -> None:
+    from client.client import SUPPLIER_COLUMNS
+    from server.core.batch import BATCH_COLUMNS
+
+    assert SUPPLIER_COLUMNS == BATCH_COLUMNS

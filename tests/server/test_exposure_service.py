@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
+import grpc
+import polars as pl
+import pyarrow as pa
 import pytest
+from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
+from polars.testing import assert_frame_equal
 
 from client.client import ChokepointClient, Company, SupplyLink
-from client.errors import InvalidArgumentError, NotFoundError
+from client.errors import InvalidArgumentError, NotFoundError, decode_error
 from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import RunningServer, ServeFactory
 
@@ -212,3 +218,69 @@ def test_cached_look_through_follows_graph_writes(client: ChokepointClient) -> N
     client.upsert_supply_links([SupplyLink("CN-GA-NEW", "US-GA-BUYER-1", "811292", 5e6)])
     after = client.score_company("US-GA-BUYER-1", as_of=DAY, materials=("gallium",)).origins[0]
     assert after.face_value["CN"] > before.face_value["CN"]
+
+
+def _arrow_ipc(rows: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, rows.schema) as writer:
+        writer.write_table(rows)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _score_raw_rows(address: str, rows: bytes) -> Iterator[exposure_pb2.ScoreSupplierListResponse]:
+    """ScoreSupplierList with one message of rows as given, past the Python client (as another language would)."""
+    channel = grpc.insecure_channel(address)
+    request = exposure_pb2.ScoreSupplierListRequest(buyer_country="US", as_of_date=DAY, rows_arrow_ipc=rows)
+    try:
+        yield from exposure_pb2_grpc.ExposureServiceStub(channel).ScoreSupplierList(iter([request]), timeout=30)
+    finally:
+        channel.close()
+
+
+@pytest.mark.parametrize(
+    ("rows", "field", "words"),
+    [
+        (b"not arrow at all", "requests[0].rows_arrow_ipc", "not a readable Arrow IPC stream"),
+        (
+            _arrow_ipc(pa.table({"hs_code": ["850511"], "supplier": ["CN-MAG-1"]})),
+            "requests[0].rows_arrow_ipc.supplier",
+            "column 'supplier' is not a supplier-list column",
+        ),
+        (
+            _arrow_ipc(pa.table({"supplier_id": ["CN-MAG-1"], "hs_code": [850511]})),
+            "requests[0].rows_arrow_ipc.hs_code",
+            "column 'hs_code' must be text, got Arrow type int64",
+        ),
+        (
+            _arrow_ipc(pa.table({"supplier_id": ["CN-MAG-1"], "annual_spend_usd": ["100"]})),
+            "requests[0].rows_arrow_ipc.annual_spend_usd",
+            "column 'annual_spend_usd' must be a number",
+        ),
+    ],
+)
+def test_supplier_rows_not_arrow_ipc_of_the_list_columns_are_refused_naming_field_and_column(
+    seeded: RunningServer, rows: bytes, field: str, words: str
+) -> None:
+    with pytest.raises(grpc.RpcError) as caught:
+        list(_score_raw_rows(seeded.address, rows))
+    error = decode_error(caught.value)
+    assert error.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert words in error.message
+    assert [violation.field for violation in error.violations] == [field]
+
+
+def test_supplier_rows_from_any_arrow_writer_score_as_the_client_sends_them(
+    seeded: RunningServer, client: ChokepointClient
+) -> None:
+    """utf8 text and integer spend from pyarrow score like the Python client's large_utf8 text and float spend."""
+    rows = {"supplier_id": ["CN-MAG-1", "", "NOT-IN-GRAPH"], "hs_code": ["8505.11", "8112.92", "8505"]}
+    raw = _arrow_ipc(pa.table({**rows, "annual_spend_usd": pa.array([25, 75, 10], pa.int64())}))
+    answers = list(_score_raw_rows(seeded.address, raw))
+    scored = pl.read_ipc_stream(answers[0].rows_arrow_ipc)
+    expected = client.score_supplier_list(
+        pl.DataFrame({**rows, "annual_spend_usd": [25.0, 75.0, 10.0]}), as_of=DAY, buyer_country="US"
+    )
+    assert_frame_equal(scored, expected.rows)
+    assert [(e.row, e.column) for e in answers[0].errors] == [(2, "supplier_id")]
+    assert answers[-1].summary.rows_scored == expected.summary.rows_scored == 2
+    assert answers[-1].summary.disruption == expected.summary.disruption
