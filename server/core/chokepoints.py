@@ -3,7 +3,7 @@
 - **Dominators**: companies through which *all* of b's upstream supply (of one material, or of everything)
   passes. On the upstream graph (edges buyer -> supplier, rooted at b) every company without inbound supply in it
   is a source of supply; a virtual node fed by all sources is dominated exactly by the companies every
-  source-to-b path crosses (Lengauer-Tarjan via `networkx.immediate_dominators`).
+  source-to-b path crosses (`networkx.immediate_dominators`, the Cooper-Harvey-Kennedy iterative algorithm).
 - **Pass-through**: the share of b's input value flowing through each company: F_b = 1, F_s = sum over links
   e = (s -> t) in the upstream graph of F_t x share_e (capped at 1 on cycles).
 - **Countries**: the share of b's supply flowing through at least one company of country c: one minus the share
