@@ -16,8 +16,13 @@ import polars as pl
 
 from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
 from server.core.taxonomy import flag_transshipment, tag_hs_codes
+from server.core.validation import COUNTRY_CODES
 
 INDEX = pl.Int32
+# Country columns of the compute form: one byte per value instead of a 16-byte string view (four such columns on
+# every link). Categories are sorted, so the codes sort as the names do.
+COUNTRY = pl.Enum(sorted(COUNTRY_CODES))
+COUNTRY_NAMES = tuple(COUNTRY.categories.to_list())
 T = TypeVar("T")
 
 
@@ -27,7 +32,8 @@ class Graph:
 
     `companies`: canonical columns + `idx`, sorted by `company_id` (so `idx` order is id order).
     `links`: canonical columns + `supplier_idx`, `buyer_idx`, `supplier_country`, `buyer_country`,
-    `effective_origin_country`, `derived_tags`; sorted by (buyer, supplier, hs_code).
+    `effective_origin_country`, `derived_tags`; sorted by (buyer, supplier, hs_code). Its country columns
+    (`origin_country` too) are `COUNTRY` enums; `canonical_links` gives them back as text.
     `inbound_indptr[i]:inbound_indptr[i+1]` are the rows of `links` bought by company `i` (CSR by buyer);
     `outbound_order[outbound_indptr[i]:outbound_indptr[i+1]]` are the rows sold by company `i` (CSR by supplier).
     """
@@ -64,7 +70,8 @@ class Graph:
 
     @cached_property
     def origin_array(self) -> np.ndarray:
-        return self.links["effective_origin_country"].to_numpy()
+        """Each link's effective origin as its `COUNTRY` code (an index into `COUNTRY_NAMES`)."""
+        return self.links["effective_origin_country"].to_physical().to_numpy()
 
     def carries(self, tag: str) -> np.ndarray:
         """Per link: does it carry `tag` (derived or user)? Cached per tag for this version."""
@@ -97,15 +104,16 @@ class Graph:
         return self.companies.select(COMPANY_SCHEMA.names())
 
     def canonical_links(self) -> pl.DataFrame:
-        return self.links.select(LINK_SCHEMA.names())
+        return self.links.select(LINK_SCHEMA.names()).cast(LINK_SCHEMA)
 
 
 def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, taxonomy: pl.DataFrame) -> Graph:
     """Index canonical tables into a `Graph`: ids -> positions, derived tags, CSR arrays by buyer and supplier."""
     companies = companies.sort("company_id").with_row_index("idx").with_columns(pl.col("idx").cast(INDEX))
-    endpoints = companies.select("company_id", "idx", "country")
+    endpoints = companies.select("company_id", "idx", pl.col("country").cast(COUNTRY))
     links = (
-        links.join(
+        links.with_columns(pl.col("origin_country").cast(COUNTRY))
+        .join(
             endpoints.rename({"company_id": "supplier_id", "idx": "supplier_idx", "country": "supplier_country"}),
             on="supplier_id",
         )
@@ -127,7 +135,7 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
     buyers = links["buyer_idx"].to_numpy()
     suppliers = links["supplier_idx"].to_numpy()
     outbound_order = (
-        links.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("supplier_idx", "buyer_idx", "hs_code"))
+        links.select(pl.int_range(pl.len(), dtype=INDEX).sort_by("supplier_idx", "buyer_idx", "hs_code"))
         .to_series()
         .to_numpy()
     )

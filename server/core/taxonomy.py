@@ -73,13 +73,12 @@ def flag_transshipment(links: pl.DataFrame) -> pl.Series:
     columns `effective_origin_country`, `supplier_country`, `buyer_country`, `route`. Only routed links are
     exploded, so the cost follows the (usually few) routed links, not the graph.
     """
-    routed = links.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-        "route",
-        "effective_origin_country",
-        "supplier_country",
-        "buyer_country",
-    ).filter(pl.col("route").list.len() > 0)
+    countries = ("effective_origin_country", "supplier_country", "buyer_country")
+    routed = (
+        links.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), "route", *countries)
+        .filter(pl.col("route").list.len() > 0)
+        .with_columns(pl.col(countries).cast(pl.String))  # as the route's text (the graph keeps them as enums)
+    )
     via_third_country = (
         routed.explode("route")
         .filter(
