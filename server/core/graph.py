@@ -108,37 +108,46 @@ class Graph:
 
 
 def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, taxonomy: pl.DataFrame) -> Graph:
-    """Index canonical tables into a `Graph`: ids -> positions, derived tags, CSR arrays by buyer and supplier."""
+    """Index canonical tables into a `Graph`: ids -> positions, derived tags, CSR arrays by buyer and supplier.
+
+    HS codes become their rank among the graph's distinct codes, so the sort and the tag lookup are on integers.
+    """
     companies = companies.sort("company_id").with_row_index("idx").with_columns(pl.col("idx").cast(INDEX))
-    endpoints = companies.select("company_id", "idx", pl.col("country").cast(COUNTRY))
+    ids, countries = companies.select("company_id", "idx"), companies["country"].cast(COUNTRY)
+    codes = tag_hs_codes(links["hs_code"], taxonomy)  # one row per distinct code, sorted: the row is the rank
     links = (
-        links.with_columns(pl.col("origin_country").cast(COUNTRY))
-        .join(
-            endpoints.rename({"company_id": "supplier_id", "idx": "supplier_idx", "country": "supplier_country"}),
-            on="supplier_id",
+        links.with_columns(
+            pl.col("origin_country").cast(COUNTRY),
+            codes["hs_code"].search_sorted(links["hs_code"]).alias("_hs_rank"),
         )
-        .join(
-            endpoints.rename({"company_id": "buyer_id", "idx": "buyer_idx", "country": "buyer_country"}), on="buyer_id"
-        )
-        .with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
-        .sort("buyer_idx", "supplier_idx", "hs_code")
+        .join(ids.rename({"company_id": "supplier_id", "idx": "supplier_idx"}), on="supplier_id")
+        .join(ids.rename({"company_id": "buyer_id", "idx": "buyer_idx"}), on="buyer_id")
+        .sort("buyer_idx", "supplier_idx", "_hs_rank")
     )
-    links = (
-        links.with_columns(flag_transshipment(links).alias("transshipment"))
-        .join(tag_hs_codes(links["hs_code"], taxonomy), on="hs_code", how="left", maintain_order="left")
-        .with_columns(
-            pl.when("transshipment").then("transshipment_tags").otherwise("taxonomy_tags").alias("derived_tags")
-        )
-        .drop("transshipment", "taxonomy_tags", "transshipment_tags")
+    hs_rank = links["_hs_rank"]
+    links = links.with_columns(
+        countries.gather(links["supplier_idx"]).alias("supplier_country"),
+        countries.gather(links["buyer_idx"]).alias("buyer_country"),
+    ).with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
+    links = links.with_columns(
+        pl.when(flag_transshipment(links))
+        .then(codes["transshipment_tags"].gather(hs_rank))
+        .otherwise(codes["taxonomy_tags"].gather(hs_rank))
+        .alias("derived_tags")
+    ).select(
+        *LINK_SCHEMA.names(),
+        "supplier_idx",
+        "supplier_country",
+        "buyer_idx",
+        "buyer_country",
+        "effective_origin_country",
+        "derived_tags",
     )
     count = companies.height
     buyers = links["buyer_idx"].to_numpy()
     suppliers = links["supplier_idx"].to_numpy()
-    outbound_order = (
-        links.select(pl.int_range(pl.len(), dtype=INDEX).sort_by("supplier_idx", "buyer_idx", "hs_code"))
-        .to_series()
-        .to_numpy()
-    )
+    # Rows are in (buyer, supplier, hs_code) order, so a stable sort by supplier gives (supplier, buyer, hs_code).
+    outbound_order = np.argsort(suppliers, kind="stable").astype(np.int32)
     return Graph(
         version=version,
         companies=companies,

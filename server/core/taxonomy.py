@@ -34,7 +34,7 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
     """Taxonomy tags for each distinct HS code: every row whose prefix starts the code adds its tag.
 
     Works on the distinct codes (a graph has few), one vectorised prefix test per taxonomy prefix.
-    Returns `hs_code`, `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the same plus `transshipment`,
+    Returns `hs_code` (the distinct codes, sorted), `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the same plus `transshipment`,
     sorted), so each link only picks one of two precomputed lists.
     """
     codes = hs_codes.unique().sort().to_frame("hs_code")
@@ -47,7 +47,7 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
         [pl.DataFrame(schema={"hs_code": pl.String, "taxonomy_tags": pl.List(pl.String)}), *matches]
     ).explode("taxonomy_tags")
     tagged = matched.group_by("hs_code").agg(pl.col("taxonomy_tags").unique().sort())
-    tags = codes.join(tagged, on="hs_code", how="left").with_columns(
+    tags = codes.join(tagged, on="hs_code", how="left", maintain_order="left").with_columns(
         pl.col("taxonomy_tags").fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
     return tags.with_columns(
