@@ -34,8 +34,8 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
     """Taxonomy tags for each distinct HS code: every row whose prefix starts the code adds its tag.
 
     Works on the distinct codes (a graph has few), one vectorised prefix test per taxonomy prefix.
-    Returns `hs_code` (the distinct codes, sorted), `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the same plus `transshipment`,
-    sorted), so each link only picks one of two precomputed lists.
+    Returns `hs_code` (the distinct codes, sorted), `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the
+    same plus `transshipment`, sorted), so each link only picks one of two precomputed lists.
     """
     codes = hs_codes.unique().sort().to_frame("hs_code")
     prefixes = taxonomy.group_by("hs_prefix").agg(pl.col("tag").unique().sort())
