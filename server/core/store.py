@@ -1,8 +1,9 @@
 """The store of record: SQLite (WAL, synchronous=FULL) holding the graph, plus the current in-memory `Graph`.
 
 A write is validated against the current graph, applied to SQLite in one transaction that also bumps the graph
-version, and acknowledged only after COMMIT returns; then the new `Graph` is built from the same canonical tables
-and swapped in with one reference assignment. Writers are serialised by a lock; readers never wait.
+version, and acknowledged only after COMMIT returns. The new `Graph` is built from the same canonical tables while
+SQLite writes, and swapped in with one reference assignment only after the COMMIT. Writers are serialised by a
+lock; readers never wait.
 """
 
 from __future__ import annotations
