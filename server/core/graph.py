@@ -16,8 +16,13 @@ import polars as pl
 
 from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
 from server.core.taxonomy import flag_transshipment, tag_hs_codes
+from server.core.validation import COUNTRY_CODES
 
 INDEX = pl.Int32
+# Country columns of the compute form: one byte per value instead of a 16-byte string view (four such columns on
+# every link). Categories are sorted, so the codes sort as the names do.
+COUNTRY = pl.Enum(sorted(COUNTRY_CODES))
+COUNTRY_NAMES = tuple(COUNTRY.categories.to_list())
 T = TypeVar("T")
 
 
@@ -27,7 +32,8 @@ class Graph:
 
     `companies`: canonical columns + `idx`, sorted by `company_id` (so `idx` order is id order).
     `links`: canonical columns + `supplier_idx`, `buyer_idx`, `supplier_country`, `buyer_country`,
-    `effective_origin_country`, `derived_tags`; sorted by (buyer, supplier, hs_code).
+    `effective_origin_country`, `derived_tags`; sorted by (buyer, supplier, hs_code). Its country columns
+    (`origin_country` too) are `COUNTRY` enums; `canonical_links` gives them back as text.
     `inbound_indptr[i]:inbound_indptr[i+1]` are the rows of `links` bought by company `i` (CSR by buyer);
     `outbound_order[outbound_indptr[i]:outbound_indptr[i+1]]` are the rows sold by company `i` (CSR by supplier).
     """
@@ -64,7 +70,8 @@ class Graph:
 
     @cached_property
     def origin_array(self) -> np.ndarray:
-        return self.links["effective_origin_country"].to_numpy()
+        """Each link's effective origin as its `COUNTRY` code (an index into `COUNTRY_NAMES`)."""
+        return self.links["effective_origin_country"].to_physical().to_numpy()
 
     def carries(self, tag: str) -> np.ndarray:
         """Per link: does it carry `tag` (derived or user)? Cached per tag for this version."""
@@ -97,40 +104,50 @@ class Graph:
         return self.companies.select(COMPANY_SCHEMA.names())
 
     def canonical_links(self) -> pl.DataFrame:
-        return self.links.select(LINK_SCHEMA.names())
+        return self.links.select(LINK_SCHEMA.names()).cast(LINK_SCHEMA)
 
 
 def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, taxonomy: pl.DataFrame) -> Graph:
-    """Index canonical tables into a `Graph`: ids -> positions, derived tags, CSR arrays by buyer and supplier."""
+    """Index canonical tables into a `Graph`: ids -> positions, derived tags, CSR arrays by buyer and supplier.
+
+    HS codes become their rank among the graph's distinct codes, so the sort and the tag lookup are on integers.
+    """
     companies = companies.sort("company_id").with_row_index("idx").with_columns(pl.col("idx").cast(INDEX))
-    endpoints = companies.select("company_id", "idx", "country")
+    ids, countries = companies.select("company_id", "idx"), companies["country"].cast(COUNTRY)
+    codes = tag_hs_codes(links["hs_code"], taxonomy)  # one row per distinct code, sorted: the row is the rank
     links = (
-        links.join(
-            endpoints.rename({"company_id": "supplier_id", "idx": "supplier_idx", "country": "supplier_country"}),
-            on="supplier_id",
+        links.with_columns(
+            pl.col("origin_country").cast(COUNTRY),
+            codes["hs_code"].search_sorted(links["hs_code"]).alias("_hs_rank"),
         )
-        .join(
-            endpoints.rename({"company_id": "buyer_id", "idx": "buyer_idx", "country": "buyer_country"}), on="buyer_id"
-        )
-        .with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
-        .sort("buyer_idx", "supplier_idx", "hs_code")
+        .join(ids.rename({"company_id": "supplier_id", "idx": "supplier_idx"}), on="supplier_id")
+        .join(ids.rename({"company_id": "buyer_id", "idx": "buyer_idx"}), on="buyer_id")
+        .sort("buyer_idx", "supplier_idx", "_hs_rank")
     )
-    links = (
-        links.with_columns(flag_transshipment(links).alias("transshipment"))
-        .join(tag_hs_codes(links["hs_code"], taxonomy), on="hs_code", how="left", maintain_order="left")
-        .with_columns(
-            pl.when("transshipment").then("transshipment_tags").otherwise("taxonomy_tags").alias("derived_tags")
-        )
-        .drop("transshipment", "taxonomy_tags", "transshipment_tags")
+    hs_rank = links["_hs_rank"]
+    links = links.with_columns(
+        countries.gather(links["supplier_idx"]).alias("supplier_country"),
+        countries.gather(links["buyer_idx"]).alias("buyer_country"),
+    ).with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
+    links = links.with_columns(
+        pl.when(flag_transshipment(links))
+        .then(codes["transshipment_tags"].gather(hs_rank))
+        .otherwise(codes["taxonomy_tags"].gather(hs_rank))
+        .alias("derived_tags")
+    ).select(
+        *LINK_SCHEMA.names(),
+        "supplier_idx",
+        "supplier_country",
+        "buyer_idx",
+        "buyer_country",
+        "effective_origin_country",
+        "derived_tags",
     )
     count = companies.height
     buyers = links["buyer_idx"].to_numpy()
     suppliers = links["supplier_idx"].to_numpy()
-    outbound_order = (
-        links.select(pl.int_range(pl.len(), dtype=pl.Int64).sort_by("supplier_idx", "buyer_idx", "hs_code"))
-        .to_series()
-        .to_numpy()
-    )
+    # Rows are in (buyer, supplier, hs_code) order, so a stable sort by supplier gives (supplier, buyer, hs_code).
+    outbound_order = np.argsort(suppliers, kind="stable").astype(np.int32)
     return Graph(
         version=version,
         companies=companies,

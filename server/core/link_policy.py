@@ -53,7 +53,10 @@ def _distinct(links: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
     keys = list(SIGNATURE_KEYS)
     shipments = links.select(keys).unique(maintain_order=True).with_row_index("shipment")
     numbered = links.select(keys).join(shipments, on=keys, how="left", maintain_order="left", nulls_equal=True)
-    return shipments, numbered["shipment"].to_numpy()
+    # The graph's country columns are enums; the policy tables they are matched against hold text.
+    return shipments.cast({"origin": pl.String, "shipping": pl.String, "buyer_country": pl.String}), numbered[
+        "shipment"
+    ].to_numpy()
 
 
 def _evaluate_shipments(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:

@@ -23,8 +23,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph
+from server.core.graph import COUNTRY_NAMES, Graph
 from server.core.upstream import MAX_DEPTH, collect_upstream
+
+_COUNTRY_NAMES = np.array(COUNTRY_NAMES, dtype=object)
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ def origin_shares(
     if upstream.rows.size == 0:
         return OriginShares(material, {}, {}, 0.0, 0.0, 0.0)
     buyers = graph.buyer_array[upstream.rows]
-    origins = graph.origin_array[upstream.rows]
+    origins = _COUNTRY_NAMES[graph.origin_array[upstream.rows]]
     # Countries and companies numbered in sorted order, by array operations (no per-link Python).
     countries, origin_columns = np.unique(origins, return_inverse=True)
     nodes, node_slots = np.unique(np.concatenate([buyers, graph.supplier_array[upstream.rows]]), return_inverse=True)

@@ -34,8 +34,8 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
     """Taxonomy tags for each distinct HS code: every row whose prefix starts the code adds its tag.
 
     Works on the distinct codes (a graph has few): each code's prefixes of the taxonomy's lengths, joined once.
-    Returns `hs_code`, `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the same plus `transshipment`,
-    sorted), so each link only picks one of two precomputed lists.
+    Returns `hs_code` (the distinct codes, sorted), `taxonomy_tags` (sorted, unique) and `transshipment_tags` (the
+    same plus `transshipment`, sorted), so each link only picks one of two precomputed lists.
     """
     codes = hs_codes.unique().sort().to_frame("hs_code")
     lengths = taxonomy.select(pl.col("hs_prefix").str.len_chars().unique().alias("_length"))
@@ -47,7 +47,7 @@ def tag_hs_codes(hs_codes: pl.Series, taxonomy: pl.DataFrame) -> pl.DataFrame:
         .group_by("hs_code")
         .agg(pl.col("tag").unique().sort().alias("taxonomy_tags"))
     )
-    tags = codes.join(tagged, on="hs_code", how="left").with_columns(
+    tags = codes.join(tagged, on="hs_code", how="left", maintain_order="left").with_columns(
         pl.col("taxonomy_tags").fill_null(pl.lit([], dtype=pl.List(pl.String)))
     )
     return tags.with_columns(
@@ -73,13 +73,12 @@ def flag_transshipment(links: pl.DataFrame) -> pl.Series:
     columns `effective_origin_country`, `supplier_country`, `buyer_country`, `route`. Only routed links are
     exploded, so the cost follows the (usually few) routed links, not the graph.
     """
-    routed = links.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-        "route",
-        "effective_origin_country",
-        "supplier_country",
-        "buyer_country",
-    ).filter(pl.col("route").list.len() > 0)
+    countries = ("effective_origin_country", "supplier_country", "buyer_country")
+    routed = (
+        links.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"), "route", *countries)
+        .filter(pl.col("route").list.len() > 0)
+        .with_columns(pl.col(countries).cast(pl.String))  # as the route's text (the graph keeps them as enums)
+    )
     via_third_country = (
         routed.explode("route")
         .filter(

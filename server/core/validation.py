@@ -128,8 +128,11 @@ def validate_links(raw: pl.DataFrame, *, source: RowSource, company_ids: pl.Seri
     ]
     _raise_if_any(links, checks, element_checks, source=source, what="links")
     links = links.with_columns(hs_digits.alias("hs_code"))
-    duplicate = pl.struct(LINK_KEY).is_duplicated() & (_first_row_of(*LINK_KEY) != pl.col(_ROW))
-    _raise_if_any(links, [("hs_code", duplicate, _DUPLICATE_LINK_RULE)], [], source=source, what="links")
+    # One hash of the keys tells whether any link repeats; finding each repeat's first row (a group-by, as costly
+    # again) is only done when there is one to report.
+    if links.select(LINK_KEY).is_duplicated().any():
+        duplicate = pl.struct(LINK_KEY).is_duplicated() & (_first_row_of(*LINK_KEY) != pl.col(_ROW))
+        _raise_if_any(links, [("hs_code", duplicate, _DUPLICATE_LINK_RULE)], [], source=source, what="links")
     return links.select(LINK_SCHEMA.names()).cast(LINK_SCHEMA)
 
 
