@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 
-# Polars allocates through its own jemalloc, which by default keeps freed pages for ten seconds and returns them
-# only on later allocator activity: an idle server kept an import's or a restart's transient gigabytes as resident
-# memory (1,743 MiB just after loading 5M links, 1,118 MiB once decayed). Returning them at once measured no slower.
-# It must be set before Polars loads, hence before the imports below.
-os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")
+from server.allocator import VARIABLE, allocator_conf
+
+os.environ[VARIABLE] = allocator_conf(os.environ.get(VARIABLE))  # before Polars loads: before the imports below
 
 import logging
 import signal
