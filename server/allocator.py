@@ -2,12 +2,14 @@
 
 Polars allocates through its own jemalloc, which by default keeps freed pages for a while and returns them only on
 later allocator activity: an idle server kept an import's or a restart's transient gigabytes as resident memory
-(1,743 MiB just after loading 5M links, 1,118 MiB once decayed). Returning them at once measured no slower.
+(1,743 MiB just after loading 5M links, 1,118 MiB once decayed).
 """
 
 from __future__ import annotations
 
-RETURN_FREED_PAGES = "dirty_decay_ms:0,muzzy_decay_ms:0"
+# A background thread returns pages left unused for a second, even while the server is idle; a second of reuse keeps
+# allocation-heavy calls fast (a supplier list measured 229k rows/s against 190-195k with immediate return).
+RETURN_FREED_PAGES = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 VARIABLE = "_RJEM_MALLOC_CONF"
 
 
