@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
+from server.core.memo import memoised
 from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
 from server.core.taxonomy import flag_transshipment, tag_hs_codes
 from server.core.validation import COUNTRY_CODES
@@ -75,24 +76,21 @@ class Graph:
 
     def carries(self, tag: str) -> np.ndarray:
         """Per link: does it carry `tag` (derived or user)? Cached per tag for this version."""
-        masks: dict[str, np.ndarray] = self.__dict__.setdefault("_tag_masks", {})
-        if tag not in masks:
-            masks[tag] = (
+        return memoised(
+            self,
+            ("carries", tag),
+            lambda: (
                 self.links.select(pl.col("derived_tags").list.contains(tag) | pl.col("tags").list.contains(tag))
                 .to_series()
                 .to_numpy()
-            )
-        return masks[tag]
+            ),
+        )
 
     def derived(self, key: str, compute: Callable[[Graph], T]) -> T:
         """`compute(self)`, once per version: tables the scoring derives from the graph alone (shipment
         signatures, input shares) are shared by every scenario and date. Two first callers may both compute it;
         both get an equal value."""
-        values: dict[str, Any] = self.__dict__.setdefault("_derived", {})
-        if key not in values:
-            values[key] = compute(self)
-        value: T = values[key]
-        return value
+        return memoised(self, key, lambda: compute(self))
 
     def company_index(self, company_id: str) -> int | None:
         """The `idx` of a company, or None; a binary search over the sorted ids."""

@@ -11,6 +11,8 @@ from datetime import date
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from server.core.memo import memoised
+
 T = TypeVar("T")
 
 
@@ -195,8 +197,4 @@ class PolicySet:
     def derived(self, key: str, compute: Callable[[PolicySet], T]) -> T:
         """`compute(self)`, once per resolved policy: tables derived from the measures alone (the tariff lines) are
         shared by every evaluation against it. Two first callers may both compute it; both get an equal value."""
-        values: dict[str, Any] = self.__dict__.setdefault("_derived", {})
-        if key not in values:
-            values[key] = compute(self)
-        value: T = values[key]
-        return value
+        return memoised(self, key, lambda: compute(self))

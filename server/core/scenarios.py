@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from server.core.errors import FailedPreconditionError, FieldViolation, InvalidArgumentError, NotFoundError
+from server.core.memo import memoised
 from server.core.policy import ExportControl, PolicySet, Scenario, ScoringParameters, TariffMeasure
 from server.core.policy_files import LIBRARY_DIR, Library, apply_change, scenario_from_json
 
@@ -75,10 +76,7 @@ class ScenarioBook:
         Resolved once per book (a book never changes; a scenario write makes a new one), so what a policy set
         derives (its tariff lines) is shared by every request. Two first callers may both resolve; both get an
         equal value."""
-        resolved: dict[str, PolicySet] = self.__dict__.setdefault("_resolved", {})
-        if name not in resolved:
-            resolved[name] = self._resolve(name)
-        return resolved[name]
+        return memoised(self, ("resolve", name), lambda: self._resolve(name))
 
     def _resolve(self, name: str) -> PolicySet:
         chain = [self.get(name)]
