@@ -67,16 +67,21 @@ def test_chinese_magnets_in_2019_pay_mfn_only(policy_client: ChokepointClient) -
     assert result.tariff_rate_fraction == pytest.approx(us_mfn("85051100"))
 
 
-def test_magnets_routed_through_vietnam_keep_chinese_origin(policy_client: ChokepointClient) -> None:
-    direct = policy_client.evaluate_link(hs_code="850511", origin_country="CN", buyer_country="US", as_of="2025-06-01")
-    routed = policy_client.evaluate_link(
+def magnets_via_vietnam(client: ChokepointClient, day: str) -> LinkEvaluation:
+    """Chinese magnets shipped from Vietnam to the US on `day`."""
+    return client.evaluate_link(
         hs_code="850511",
         origin_country="CN",
         shipping_country="VN",
         route=("CN", "VN", "US"),
         buyer_country="US",
-        as_of="2025-06-01",
+        as_of=day,
     )
+
+
+def test_magnets_routed_through_vietnam_keep_chinese_origin(policy_client: ChokepointClient) -> None:
+    direct = policy_client.evaluate_link(hs_code="850511", origin_country="CN", buyer_country="US", as_of="2025-06-01")
+    routed = magnets_via_vietnam(policy_client, "2025-06-01")
     vietnamese = policy_client.evaluate_link(
         hs_code="850511", origin_country="VN", buyer_country="US", as_of="2025-06-01"
     )
@@ -91,14 +96,7 @@ def test_transshipped_chinese_magnets_pay_the_penalty_in_place_of_the_reciprocal
     policy_client: ChokepointClient,
 ) -> None:
     day = "2025-09-01"  # inside the penalty's window, 2025-08-07 until the 2026-02-20 ruling
-    routed = policy_client.evaluate_link(
-        hs_code="850511",
-        origin_country="CN",
-        shipping_country="VN",
-        route=("CN", "VN", "US"),
-        buyer_country="US",
-        as_of=day,
-    )
+    routed = magnets_via_vietnam(policy_client, day)
     direct = policy_client.evaluate_link(hs_code="850511", origin_country="CN", buyer_country="US", as_of=day)
     mfn = us_mfn("85051100")
     assert {t.measure_id for t in routed.tariffs} == {"US-MFN-2017", "US-IEEPA-FENTANYL-20", "US-TRANSSHIPMENT-40"}
