@@ -153,7 +153,7 @@ def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
 
     Ids are found by binary search in the graph's sorted ids; only rows left unmatched that carry a name are joined
     against the (name, country) index, so a batch costs its own size, not the graph's."""
-    by_id = _positions_of(graph.companies["company_id"], rows["supplier_id"])
+    by_id = graph.company_indices(rows["supplier_id"])
     matched = rows.with_columns(by_id.alias("_by_id"), pl.lit(None, dtype=INDEX).alias("_by_name"))
     by_name_needed = matched["_by_id"].is_null() & matched["supplier_name"].is_not_null()
     if by_name_needed.any():
@@ -173,15 +173,6 @@ def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("unmatched"))
         .alias("match"),
     ).drop("_by_id", "_by_name")
-
-
-def _positions_of(sorted_ids: pl.Series, wanted: pl.Series) -> pl.Series:
-    """The position of each wanted id in `sorted_ids` (null when absent or null)."""
-    if sorted_ids.is_empty():
-        return pl.Series("_by_id", [None] * wanted.len(), dtype=INDEX)
-    position = sorted_ids.search_sorted(wanted, side="left").clip(upper_bound=sorted_ids.len() - 1)
-    found = (sorted_ids.gather(position) == wanted).fill_null(value=False)
-    return pl.select(pl.when(found).then(position.cast(INDEX)).otherwise(None).alias("_by_id")).to_series()
 
 
 def score_rows(

@@ -98,6 +98,15 @@ class Graph:
         position = int(ids.search_sorted(company_id))
         return position if position < ids.len() and ids[position] == company_id else None
 
+    def company_indices(self, company_ids: pl.Series) -> pl.Series:
+        """`company_index` for a column of ids at once (null where absent or null), by one vectorised search."""
+        ids = self.companies["company_id"]
+        if ids.is_empty():
+            return pl.Series(company_ids.name, [None] * company_ids.len(), dtype=INDEX)
+        position = ids.search_sorted(company_ids, side="left").clip(upper_bound=ids.len() - 1)
+        found = (ids.gather(position) == company_ids).fill_null(value=False)
+        return pl.select(pl.when(found).then(position.cast(INDEX)).otherwise(None).alias(company_ids.name)).to_series()
+
     def canonical_companies(self) -> pl.DataFrame:
         return self.companies.select(COMPANY_SCHEMA.names())
 
