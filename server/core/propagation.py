@@ -15,7 +15,9 @@ Several direct-term columns (one per material, per country...) propagate at once
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,6 +25,7 @@ import scipy.sparse.linalg as spla
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
+from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
 MAX_TIERS = 64
@@ -75,6 +78,13 @@ def propagate(
     gather = sp.csr_array((shares, np.arange(shares.size), graph.inbound_indptr), shape=(count, shares.size))
     term = np.asarray(gather @ columns, dtype=np.float64)
     tier1 = term.copy()
+    if count > DIRECT_SOLVE_LIMIT:
+        order = graph.derived("supply_order", _supply_order)
+        if order is not None:
+            tier2 = np.asarray(matrix @ tier1)
+            rest = _sweep(order, weights, np.asarray(matrix @ tier2), check=check)
+            if rest is not None:
+                return _propagation(tier1, tier2, rest, tiers=2, converged=True, single=single)
     tier2 = np.zeros_like(term)
     rest = np.zeros_like(term)
     tiers = 1
@@ -87,10 +97,84 @@ def propagate(
     if term.size and np.abs(term).max() > TOLERANCE:
         remainder, converged = _solve_remainder(matrix, term, check=check)
         rest += remainder
+    return _propagation(tier1, tier2, rest, tiers=tiers, converged=converged, single=single)
+
+
+def _propagation(
+    tier1: np.ndarray, tier2: np.ndarray, rest: np.ndarray, *, tiers: int, converged: bool, single: bool
+) -> Propagation:
     total = tier1 + tier2 + rest
     if single:
         return Propagation(total[:, 0], tier1[:, 0], tier2[:, 0], rest[:, 0], tiers, converged)
     return Propagation(total, tier1, tier2, rest, tiers, converged)
+
+
+def _supply_order(graph: Graph) -> SupplyOrder | None:
+    indices, indptr, entry = graph.derived("supplier_pattern", _supplier_pattern)
+    strength = np.bincount(entry, weights=graph.derived("input_shares", input_shares), minlength=indices.size)
+    return supply_order(indices, indptr, strength)
+
+
+def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check: Check) -> np.ndarray | None:
+    """R with (I - M) R = `right`, by block Gauss-Seidel sweeps over the levels of `order`: each level reads its
+    forward suppliers' values of this sweep and its backward ones' of the last, and solves its clusters exactly.
+    None when that does not settle within `MAX_TIERS` sweeps, or a closed loop (a cluster passing on everything)
+    receives anything: then the series, which can tell those apart, takes over."""
+    count = order.order.size
+    values = weights[order.entry_order]
+    outside = np.where(order.intra, 0.0, values)
+    loops = {level: _cluster_solver(clusters, values) for level, clusters in order.cluster_levels.items()}
+    given = right[order.order]
+    solution = np.zeros_like(given)
+    starts, indptr = order.level_starts, order.indptr
+    slabs = [
+        sp.csr_array(
+            (outside[indptr[a] : indptr[b]], order.indices[indptr[a] : indptr[b]], indptr[a : b + 1] - indptr[a]),
+            shape=(b - a, count),
+        )
+        for a, b in pairwise(starts)
+    ]
+    for _ in range(MAX_TIERS):
+        check()
+        change = 0.0
+        for level, slab in enumerate(slabs):
+            a, b = starts[level], starts[level + 1]
+            updated = given[a:b] + slab @ solution
+            if level in loops:
+                rows = order.cluster_levels[level].rows - a
+                solved = loops[level](updated[rows])
+                if solved is None:
+                    return None
+                updated[rows] = solved
+            change = max(change, float(np.abs(updated - solution[a:b]).max(initial=0.0)))
+            solution[a:b] = updated
+        if change <= TOLERANCE:
+            settled: np.ndarray = solution[order.position]
+            return settled
+    return None
+
+
+def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> Callable[[np.ndarray], np.ndarray | None]:
+    """x with (I - C) x = t for the level's clusters C. A cluster whose rows each pass on everything inside it is a
+    closed loop, singular: it keeps 0 while it receives nothing, and stops the sweep (None) once it does."""
+    size = clusters.rows.size
+    inner = values[clusters.entries]
+    passed = np.bincount(clusters.local_rows, weights=inner, minlength=size)
+    closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < 1.0 - 1e-12) == 0
+    closed = closed_cluster[clusters.cluster_of_row]
+    keep = ~closed[clusters.local_rows]
+    operator = sp.identity(size, format="csc") - sp.csc_array(
+        (inner[keep], (clusters.local_rows[keep], clusters.local_columns[keep])), shape=(size, size)
+    )
+    factor = spla.splu(operator)
+
+    def solve(given: np.ndarray) -> np.ndarray | None:
+        if np.any(given[closed]):
+            return None
+        solved: np.ndarray = factor.solve(given)
+        return solved
+
+    return solve
 
 
 def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -109,22 +193,22 @@ def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) -> tuple[np.ndarray, bool]:
     """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t.
 
-    The system has a unique non-negative solution exactly when every company whose remainder is non-zero can leak:
-    it reaches, through its suppliers, a company passing on less than everything (row sum of M below 1). A closed
-    loop passing on everything diverges; then the series stays cut and the result is flagged not converged. The
-    solve runs on the companies that can still receive a remainder, with a direct sparse LU (exact, no Krylov
-    breakdown on rings).
+    Only the companies that can receive a remainder ("carrying": they buy, at any depth, from one with M t non-zero)
+    take part; every other company's remainder is 0. The system on them has a unique non-negative solution exactly
+    when each can leak: it reaches, through carrying suppliers, one passing on less than everything to carrying
+    companies (buying from a company that never carries anything leaks too). A closed loop passing on everything
+    diverges; then the series stays cut and the result is flagged not converged. Small systems are solved by sparse
+    LU (exact, no Krylov breakdown on rings).
     """
-    leaky = _leaky(matrix, check=check)
     right = matrix @ term
     carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0, check=check)
-    if np.any(carrying & ~leaky):
-        return np.zeros_like(term), False
     nodes = np.flatnonzero(carrying)
     remainder = np.zeros_like(term)
     if not nodes.size:
         return remainder, True
     sub = matrix[nodes][:, nodes]
+    if not _leaky(sub, check=check).all():
+        return np.zeros_like(term), False
     operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
     for column in range(term.shape[1]):
         check()

@@ -427,6 +427,29 @@ def test_a_closed_loop_that_passes_on_everything_is_reported_as_not_converged() 
     assert draining.total.tolist() == pytest.approx([0.1 / 0.75, 0.05 / 0.75], **EXACT)
 
 
+def test_a_ring_buying_from_a_closed_loop_that_carries_nothing_drains_through_it() -> None:
+    # D and E buy only from each other and nothing reaches them: their cost is 0, so A's half bought from D leaks.
+    # With pass-through 1 and 10% on A -> B: C_B = 0.1 + C_A, C_C = C_B, C_A = C_C / 2  =>  C_A = 0.1, C_B = C_C = 0.2.
+    graph = graph_of(
+        dict.fromkeys("ABCDE", ("JP", None)),
+        [
+            {"supplier_id": "A", "buyer_id": "B", "hs_code": "720299", "annual_value_usd": 1.0},
+            {"supplier_id": "B", "buyer_id": "C", "hs_code": "720299", "annual_value_usd": 1.0},
+            {"supplier_id": "C", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
+            {"supplier_id": "D", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
+            {"supplier_id": "D", "buyer_id": "E", "hs_code": "720299", "annual_value_usd": 1.0},
+            {"supplier_id": "E", "buyer_id": "D", "hs_code": "720299", "annual_value_usd": 1.0},
+        ],
+    )
+    ids = graph.companies["company_id"]
+    rate = np.where((graph.supplier_array == ids.index_of("A")) & (graph.buyer_array == ids.index_of("B")), 0.1, 0.0)
+    result = propagate(graph, rate, np.ones(graph.link_count), shares=input_shares(graph))
+    assert result.converged
+    assert dict(zip(ids, result.total.tolist(), strict=True)) == pytest.approx(
+        {"A": 0.1, "B": 0.2, "C": 0.2, "D": 0.0, "E": 0.0}, **EXACT
+    )
+
+
 def test_a_slowly_draining_ring_reaches_the_fixed_point() -> None:
     # Six companies in a ring, each buying everything from the previous one; only C0 -> C1 has a hazard (0.01).
     # With damping 1: X_C1 = 0.01 + 0.99 X_C0 and X_next = X_previous, so every X is 1. 64 tiers give about 0.1.

@@ -1,0 +1,154 @@
+"""An order of the companies in which suppliers come before their buyers wherever the links allow, so that the
+propagation can be solved by sweeps (propagation.py) instead of by summing the series tier after tier.
+
+A supply graph is almost layered (mine -> refinery -> parts -> assembly -> brand), but only almost: peers buy from
+each other and scrap flows back upstream, so half the companies of a large graph sit in one strongly connected web.
+The order is built from the links that matter, those worth at least a "strong share" of their buyer's inputs:
+- the strongly connected components of the strong links are tight loops ("clusters"; a sweep solves each exactly,
+  so value circulating in a loop costs nothing) or single companies;
+- those components in scipy's numbering (a topological order of the strong links' component graph, ascending =
+  suppliers first) decide which of the other links point forward;
+- components are ranked in levels, each one past the deepest component it buys from over a forward link, so every
+  company's forward inputs sit in earlier levels. The few backward links left are weak by construction, and a sweep
+  reads them from the previous sweep.
+The strong share is the smallest of `STRONG_SHARES` whose largest cluster has at most `CLUSTER_LIMIT` companies;
+with none, the graph has no such order (`None`) and the propagation sums its series instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+
+STRONG_SHARES = (0.1, 0.2, 0.3, 0.5)
+CLUSTER_LIMIT = 5_000  # companies in one tight loop: its sparse LU stays small
+
+
+@dataclass(frozen=True)
+class ClusterLevel:
+    """The clusters of one level: their companies (positions, ascending) and the matrix entries inside them."""
+
+    rows: np.ndarray
+    entries: np.ndarray  # entries of the ordered matrix linking two companies of the same cluster
+    local_rows: np.ndarray  # their row and column as indices into `rows`
+    local_columns: np.ndarray
+    cluster_of_row: np.ndarray  # per row of `rows`: its cluster, numbered from 0 within the level
+
+
+@dataclass(frozen=True)
+class SupplyOrder:
+    """Company `order[p]` sits at position `p` (`position` is the inverse). Level `i` holds positions
+    `level_starts[i]:level_starts[i + 1]`. The propagation matrix in this order (rows and columns permuted) has
+    the CSR structure (`indices`, `indptr`); its entry `e` is entry `entry_order[e]` of the original matrix."""
+
+    order: np.ndarray
+    position: np.ndarray
+    level_starts: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    entry_order: np.ndarray
+    intra: np.ndarray  # per entry: inside a cluster
+    cluster_levels: dict[int, ClusterLevel]
+    strong_share: float
+
+    @property
+    def levels(self) -> int:
+        return self.level_starts.size - 1
+
+
+def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) -> SupplyOrder | None:
+    """The order for a matrix of pattern (`indices`, `indptr`): row = buyer, column = supplier, `strength` = the
+    entry's share of the buyer's inputs."""
+    count = indptr.size - 1
+    rows = np.repeat(np.arange(count, dtype=np.int64), np.diff(indptr))
+    for strong_share in STRONG_SHARES:
+        strong = strength >= strong_share
+        graph = sp.csr_array((np.ones(int(strong.sum())), (rows[strong], indices[strong])), shape=(count, count))
+        _, component = connected_components(graph, directed=True, connection="strong")
+        sizes = np.bincount(component)
+        if sizes.max() <= CLUSTER_LIMIT:
+            break
+    else:
+        return None
+    level = _levels(component, rows, indices)[component]
+    order = np.lexsort((component, level))
+    position = np.empty(count, dtype=np.int64)
+    position[order] = np.arange(count)
+    # Entries numbered from 1: an explicit 0 could be dropped by the permutation.
+    numbered = sp.csr_array((np.arange(1, indices.size + 1), indices, indptr), shape=(count, count))
+    permuted = numbered[order][:, order].tocsr()
+    permuted.sort_indices()
+    ordered_rows = np.repeat(np.arange(count, dtype=np.int64), np.diff(permuted.indptr))
+    cluster = component[order]
+    intra = cluster[ordered_rows] == cluster[permuted.indices]
+    level_starts = np.zeros(int(level.max()) + 2, dtype=np.int64)
+    np.cumsum(np.bincount(level, minlength=level_starts.size - 1), out=level_starts[1:])
+    return SupplyOrder(
+        order=order,
+        position=position,
+        level_starts=level_starts,
+        indices=permuted.indices.astype(np.int64),
+        indptr=permuted.indptr.astype(np.int64),
+        entry_order=permuted.data.astype(np.int64) - 1,
+        intra=intra,
+        cluster_levels=_cluster_levels(
+            in_cluster=sizes[cluster] > 1,
+            cluster=cluster,
+            level=level[order],
+            rows=ordered_rows,
+            columns=permuted.indices,
+            intra=intra,
+        ),
+        strong_share=strong_share,
+    )
+
+
+def _levels(component: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    """Per component: 0 without forward suppliers, else one past its deepest forward supplier (Kahn's algorithm,
+    one frontier per level)."""
+    components = int(component.max()) + 1
+    buyer, supplier = component[rows].astype(np.int64), component[columns].astype(np.int64)
+    forward = buyer > supplier  # scipy numbers a component after those it reaches: suppliers come first
+    pairs = np.unique(supplier[forward] * components + buyer[forward])
+    sellers, buyers = pairs // components, pairs % components  # sorted by supplier
+    starts = np.zeros(components + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sellers, minlength=components), out=starts[1:])
+    waiting = np.bincount(buyers, minlength=components)
+    level = np.zeros(components, dtype=np.int64)
+    frontier = np.flatnonzero(waiting == 0)
+    depth = 0
+    while frontier.size:
+        level[frontier] = depth
+        counts = starts[frontier + 1] - starts[frontier]
+        offsets = np.repeat(starts[frontier] - (np.cumsum(counts) - counts), counts)
+        reached, arrivals = np.unique(buyers[offsets + np.arange(int(counts.sum()))], return_counts=True)
+        waiting[reached] -= arrivals
+        frontier = reached[waiting[reached] == 0]
+        depth += 1
+    return level
+
+
+def _cluster_levels(
+    *,
+    in_cluster: np.ndarray,
+    cluster: np.ndarray,
+    level: np.ndarray,
+    rows: np.ndarray,
+    columns: np.ndarray,
+    intra: np.ndarray,
+) -> dict[int, ClusterLevel]:
+    """Per level holding clusters: their positions and inner entries (arguments indexed by position / entry)."""
+    positions = np.flatnonzero(in_cluster)  # ascending, so each level's share is ascending too
+    inner = np.flatnonzero(intra & in_cluster[rows])
+    local = np.full(level.size, -1, dtype=np.int64)
+    result: dict[int, ClusterLevel] = {}
+    for value in np.unique(level[positions]):
+        mine = positions[level[positions] == value]
+        entries = inner[level[rows[inner]] == value]
+        local[mine] = np.arange(mine.size)
+        _, cluster_of_row = np.unique(cluster[mine], return_inverse=True)
+        result[int(value)] = ClusterLevel(mine, entries, local[rows[entries]], local[columns[entries]], cluster_of_row)
+    return result

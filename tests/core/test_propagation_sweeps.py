@@ -1,0 +1,146 @@
+"""Large graphs: the propagation solved by sweeps in supply order (supply_order.py), checked against a direct solve.
+
+Graphs here have more companies than DIRECT_SOLVE_LIMIT, so `propagate` takes the sweep path; `tiers_used == 2`
+(tiers 1 and 2 summed, the rest solved) shows it did, and the series path reports more.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import polars as pl
+import pytest
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from graphs.generate import generate_graph
+from server.core.graph import Graph, build_graph
+from server.core.propagation import DIRECT_SOLVE_LIMIT, MAX_TIERS, TOLERANCE, input_shares, propagate
+from server.core.supply_order import SupplyOrder, supply_order
+from server.core.taxonomy import load_taxonomy
+from server.core.validation import RowSource, validate_companies, validate_links
+
+COMPANIES = DIRECT_SOLVE_LIMIT + 3_000
+
+
+def generated(extra_links: pl.DataFrame | None = None) -> Graph:
+    """A generated graph (layers, peers, scrap flowing back, tight loops) with `extra_links` appended."""
+    frames = generate_graph(companies=COMPANIES, seed=11)
+    links = frames.links if extra_links is None else pl.concat([frames.links, extra_links])
+    companies = validate_companies(frames.companies, source=RowSource("companies"))
+    table = validate_links(links, source=RowSource("links"), company_ids=companies["company_id"])
+    return build_graph(companies, table, version=1, taxonomy=load_taxonomy())
+
+
+@cache
+def plain() -> Graph:
+    return generated()
+
+
+def exact(graph: Graph, direct: np.ndarray, carry: np.ndarray) -> np.ndarray:
+    """E = d + M E by sparse LU on the whole graph, from the links alone."""
+    shares = input_shares(graph)
+    count = graph.company_count
+    matrix = sp.csc_array((shares * carry, (graph.buyer_array, graph.supplier_array)), shape=(count, count))
+    given = np.bincount(graph.buyer_array, weights=shares * direct, minlength=count)
+    solved: np.ndarray = spla.spsolve(sp.identity(count, format="csc") - matrix, given)
+    return solved
+
+
+def order_of(graph: Graph) -> SupplyOrder:
+    shares = input_shares(graph)
+    first = np.ones(graph.link_count, dtype=bool)
+    buyers, suppliers = graph.buyer_array, graph.supplier_array
+    first[1:] = (buyers[1:] != buyers[:-1]) | (suppliers[1:] != suppliers[:-1])
+    pair = np.cumsum(first) - 1
+    indptr = np.zeros(graph.company_count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(buyers[first], minlength=graph.company_count), out=indptr[1:])
+    order = supply_order(suppliers[first], indptr, np.bincount(pair, weights=shares))
+    assert order is not None
+    return order
+
+
+@pytest.mark.parametrize("carry_value", [0.9, 1.0])
+def test_sweeps_reach_the_fixed_point_of_a_generated_graph(carry_value: float) -> None:
+    graph = plain()
+    rng = np.random.default_rng(5)
+    direct = np.where(rng.random(graph.link_count) < 0.1, rng.random(graph.link_count), 0.0)
+    carry = np.full(graph.link_count, carry_value)
+    result = propagate(graph, direct, carry, shares=input_shares(graph))
+    assert result.converged
+    assert result.tiers_used == 2  # solved by sweeps, not summed tier by tier
+    reference = exact(graph, direct, carry)
+    assert np.abs(result.total - reference).max() <= 10 * TOLERANCE
+    assert result.tier3_plus.sum() > 0
+    assert result.tier3_plus.min() >= 0.0
+
+
+def test_sweeps_solve_every_column_of_a_block_alike() -> None:
+    graph = plain()
+    rng = np.random.default_rng(6)
+    block = np.where(rng.random((graph.link_count, 3)) < 0.05, rng.random((graph.link_count, 3)), 0.0)
+    carry = np.full(graph.link_count, 0.8)
+    result = propagate(graph, block, carry, shares=input_shares(graph))
+    assert result.tiers_used == 2
+    for column in range(3):
+        assert np.abs(result.total[:, column] - exact(graph, block[:, column], carry)).max() <= 10 * TOLERANCE
+
+
+def test_the_order_puts_every_strong_link_forward_and_levels_follow_the_forward_links() -> None:
+    graph = plain()
+    order = order_of(graph)
+    assert np.array_equal(np.sort(order.order), np.arange(graph.company_count))
+    assert np.array_equal(order.order[order.position], np.arange(graph.company_count))
+    level = np.repeat(np.arange(order.levels), np.diff(order.level_starts))[order.position]
+    in_cluster = np.zeros(graph.company_count, dtype=bool)
+    cluster_rows = [clusters.rows for clusters in order.cluster_levels.values()]
+    in_cluster[order.order[np.concatenate(cluster_rows)]] = True
+    assert in_cluster.any()  # the generated graph has tight loops, solved as clusters
+    shares = input_shares(graph)
+    supplier_level, buyer_level = level[graph.supplier_array], level[graph.buyer_array]
+    backward = supplier_level >= buyer_level
+    inside = backward & in_cluster[graph.supplier_array] & in_cluster[graph.buyer_array]
+    # A strong link is never read from the previous sweep: it runs forward or inside a cluster.
+    assert not np.any(backward & ~inside & (shares >= order.strong_share))
+    assert shares[backward & ~inside].sum() < 0.1 * shares.sum()
+
+
+def closed_loop(*, exposed: bool) -> tuple[Graph, np.ndarray, np.ndarray]:
+    """The generated graph plus two mines that buy only from each other; a duty on one of their links if
+    `exposed`, and on one ordinary link either way; and which links form the loop."""
+    frames = generate_graph(companies=COMPANIES, seed=11)
+    first, second = sorted(set(frames.companies["company_id"]) - set(frames.links["buyer_id"]))[:2]
+    loop = pl.DataFrame(
+        {"supplier_id": [first, second], "buyer_id": [second, first], "hs_code": ["260111", "260111"]}
+    ).with_columns(
+        pl.lit(1_000.0).alias("annual_value_usd"),
+        *(pl.lit(None, dtype=pl.String).alias(name) for name in ("origin_country", "route", "tags")),
+    )
+    graph = generated(loop.select(frames.links.columns))
+    ids = graph.companies["company_id"]
+    pair = np.isin(graph.supplier_array, [ids.index_of(first), ids.index_of(second)])
+    in_loop = pair & np.isin(graph.buyer_array, [ids.index_of(first), ids.index_of(second)])
+    duty = np.zeros(graph.link_count)
+    duty[graph.link_count // 2] = 0.3
+    if exposed:
+        duty[np.flatnonzero(in_loop)[0]] = 0.1
+    return graph, duty, in_loop
+
+
+def test_a_closed_loop_receiving_nothing_keeps_zero_and_the_rest_is_solved_by_sweeps() -> None:
+    graph, duty, in_loop = closed_loop(exposed=False)
+    result = propagate(graph, duty, np.ones(graph.link_count), shares=input_shares(graph))
+    assert result.converged
+    assert result.tiers_used == 2
+    # The loop holds 0 whatever it passes on; a reference passing on half there is not singular.
+    reference = exact(graph, duty, np.where(in_loop, 0.5, 1.0))
+    assert np.abs(result.total - reference).max() <= 10 * TOLERANCE
+    assert not result.total[graph.buyer_array[in_loop]].any()
+
+
+def test_a_closed_loop_receiving_a_duty_is_left_to_the_series_and_reported_as_not_converged() -> None:
+    graph, duty, _ = closed_loop(exposed=True)
+    result = propagate(graph, duty, np.ones(graph.link_count), shares=input_shares(graph))
+    assert not result.converged
+    assert result.tiers_used == MAX_TIERS
