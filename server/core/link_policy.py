@@ -28,14 +28,16 @@ LINK_POLICY_SCHEMA = {
 SIGNATURE_KEYS = ("hs_code", "origin", "shipping", "buyer_country", "buyer_lists", "tags", "transshipment")
 
 
-def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> pl.DataFrame:
-    """One row per link of `graph.links` (same order): `hazard`, `tariff_rate`, the strongest control's id and
-    controlling country (null when none), and the ids of the tariff measures applied.
+def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> tuple[pl.DataFrame, np.ndarray]:
+    """Per distinct shipment signature of the graph: `hazard`, `tariff_rate`, the strongest control's id and
+    controlling country (null when none), and the ids of the tariff measures applied; and each link's signature
+    (row of that table, per row of `graph.links`): link e's values are row `link_signature[e]`.
 
-    The graph's distinct shipment signatures and each link's signature are derived once per graph version; a
-    scenario is then evaluated on the signatures only (thousands, not millions) and gathered back to the links."""
+    The signatures and each link's signature are derived once per graph version (the array is the graph's, shared
+    by every scenario); a scenario is evaluated on the signatures only (thousands, not millions). Callers gather
+    to links only the rows they need: a 5M-row table per scenario would cost hundreds of MiB."""
     shipments, link_shipment = graph.derived("shipments", _distinct_shipments)
-    return _evaluate_shipments(shipments, policy, on=on)[link_shipment]
+    return _evaluate_shipments(shipments, policy, on=on), link_shipment
 
 
 def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
