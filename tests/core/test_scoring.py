@@ -149,7 +149,13 @@ def by_company(scores: Scores, column: str) -> dict[str, float]:
 def breakdown(scores: Scores, frame: pl.DataFrame) -> dict[tuple[str, str], float]:
     """A breakdown's non-zero rows as {(company_id, key): disruption}."""
     ids = scores.companies["company_id"].to_list()
-    return {(ids[idx], key): value for idx, key, value in frame.select("idx", "key", "disruption").iter_rows()}
+    return {(ids[idx], key): value for idx, key, value in zip(breakdown_idx(scores, frame), *frame, strict=True)}
+
+
+def breakdown_idx(scores: Scores, frame: pl.DataFrame) -> list[int]:
+    """The company of each row of a breakdown, from its row pointers."""
+    pointers = scores.material_rows if frame is scores.by_material else scores.country_rows
+    return np.repeat(np.arange(scores.companies.height), np.diff(pointers)).tolist()
 
 
 # --- The worked example of docs/scoring.md -----------------------------------------------------------------------
@@ -935,8 +941,8 @@ def test_disruption_is_a_share_and_needs_a_path_from_a_hazard(scenario: tuple[Gr
     for idx in set(range(graph.company_count)) - exposed:
         assert disruption[idx] == 0.0, scores.companies["company_id"][idx]
     shielded = set(range(graph.company_count)) - exposed
-    assert not set(scores.by_material["idx"].to_list()) & shielded
-    assert not set(scores.by_country["idx"].to_list()) & shielded
+    assert not set(breakdown_idx(scores, scores.by_material)) & shielded
+    assert not set(breakdown_idx(scores, scores.by_country)) & shielded
     for prefix in ("disruption", "tariff"):
         total = scores.companies["disruption" if prefix == "disruption" else "tariff_cost"].to_numpy()
         tiers = sum(scores.companies[f"{prefix}_{tier}"].to_numpy() for tier in ("tier1", "tier2", "tier3_plus"))
