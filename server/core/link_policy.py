@@ -36,7 +36,7 @@ def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> tuple[pl.Dat
     The signatures and each link's signature are derived once per graph version (the array is the graph's, shared
     by every scenario); a scenario is evaluated on the signatures only (thousands, not millions). Callers gather
     to links only the rows they need: a 5M-row table per scenario would cost hundreds of MiB."""
-    shipments, link_shipment = graph.derived("shipments", _distinct_shipments)
+    shipments, link_shipment = graph_signatures(graph)
     return _evaluate_shipments(shipments, policy, on=on), link_shipment
 
 
@@ -44,6 +44,12 @@ def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> 
     """The same for any table of shipment signatures (the columns of `shipment_signatures`), row for row."""
     shipments, link_shipment = _distinct(links)
     return _evaluate_shipments(shipments, policy, on=on)[link_shipment]
+
+
+def graph_signatures(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
+    """The graph's distinct shipment signatures (the columns of `shipment_signatures`, numbered by `shipment`)
+    and each link's signature number; derived once per graph version."""
+    return graph.derived("shipments", _distinct_shipments)
 
 
 def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:

@@ -21,7 +21,7 @@ import polars as pl
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
-from server.core.link_policy import evaluate_links
+from server.core.link_policy import evaluate_links, graph_signatures
 from server.core.policy import PolicySet
 from server.core.propagation import Propagation, input_shares, propagate
 
@@ -59,16 +59,16 @@ class LinkInputs:
 
     The policy's answer depends only on a link's shipment signature, so it is kept per distinct signature
     (`signatures`: hazard, tariff_rate, control_id, control_country, tariff_ids; thousands of rows), with each link's
-    signature number (`link_signature`). That array, the input shares `w` and the damping categories are derived
-    from the graph once per version and shared by all its tables; damping and pass-through are the scenario's
-    parameters. Per-link values are gathered for the rows a query asks for: 5M-row columns kept per cached table
-    cost about 120 bytes a link each time.
+    signature number (`link_signature`). That array, the input shares `w` and the damping categories (per
+    signature too: they follow the tags, which are part of it) are derived from the graph once per version and
+    shared by all its tables; damping and pass-through are the scenario's parameters. Per-link values are gathered
+    for the rows a query asks for: 5M-row columns kept per cached table cost about 120 bytes a link each.
     """
 
     signatures: pl.DataFrame
     link_signature: np.ndarray
     shares: np.ndarray
-    damping_category: np.ndarray  # per link: its category's damping, -1 where none (then `damping_default`)
+    damping_category: np.ndarray  # per signature: its category's damping, -1 where none (then `damping_default`)
     damping_default: float
     damping_override: float | None  # the request's damping for every link, category or not
     pass_through: float
@@ -80,7 +80,7 @@ class LinkInputs:
         if column == "damping":
             if self.damping_override is not None:
                 return np.full(self.link_signature[rows].shape, self.damping_override)
-            return _with_default(self.damping_category[rows], self.damping_default)
+            return _with_default(self.damping_category[self.link_signature[rows]], self.damping_default)
         if column == "pass_through":
             return np.full(self.link_signature[rows].shape, self.pass_through)
         gathered: np.ndarray = self.signatures[column].to_numpy()[self.link_signature[rows]]
@@ -147,7 +147,7 @@ def score_graph(
         signatures,
         link_signature,
         shares=graph.derived("input_shares", input_shares),
-        damping_category=graph.derived("damping_category", _graph_damping_category),
+        damping_category=graph.derived("damping_category", _signature_damping_category),
         damping_default=policy.parameters.damping_default,
         damping_override=damping,
         pass_through=policy.parameters.pass_through_default if pass_through is None else pass_through,
@@ -233,8 +233,9 @@ def _damping_category(tags: pl.Series) -> np.ndarray:
     return category
 
 
-def _graph_damping_category(graph: Graph) -> np.ndarray:
-    return _damping_category(_link_tags(graph))
+def _signature_damping_category(graph: Graph) -> np.ndarray:
+    signatures, _ = graph_signatures(graph)
+    return _damping_category(signatures["tags"])
 
 
 def _with_default(category: np.ndarray, default: float) -> np.ndarray:
@@ -306,11 +307,6 @@ def _stored(companies: pl.DataFrame, component: str, *, converged: bool) -> Prop
 def _input_spend(graph: Graph) -> np.ndarray:
     """Per company: the value of its inbound links (the same under every scenario)."""
     return np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
-
-
-def _link_tags(graph: Graph) -> pl.Series:
-    """Every tag of each link: derived (taxonomy, route) and the user's own, which name materials HS6 cannot."""
-    return graph.links.select(pl.concat_list("derived_tags", "tags")).to_series()
 
 
 def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
