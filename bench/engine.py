@@ -97,8 +97,8 @@ def measure_engine(graph: Graph, *, build_s: float, book: ScenarioBook, on: date
 
 def measure_networkx(graph: Graph, current: Scores) -> NetworkxFigures:
     """Disruption X only, both ways, on the same links, hazards and carries (those of the `current` scores)."""
-    hazard = current.links["hazard"].to_numpy()
-    carry = current.links["damping"].to_numpy() * (1.0 - hazard)
+    hazard = current.links.values("hazard")
+    carry = current.links.values("damping") * (1.0 - hazard)
     shares = input_shares(graph)
     started = time.perf_counter()
     engine = propagate(graph, hazard, carry, shares=shares).total

@@ -21,7 +21,7 @@ from enum import StrEnum
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
-from server.core.scores import Scores
+from server.core.scores import LinkInputs, Scores
 
 MAX_EXPANSIONS = 100_000
 CHECK_EVERY = 1024  # expansions between cancellation checks
@@ -52,16 +52,9 @@ def top_paths(
 ) -> list[ExposurePath]:
     """The `limit` largest contributions to `root`'s disruption (or tariff cost), paths at most `max_depth` long;
     `check` runs every `CHECK_EVERY` expansions."""
-    shares = scores.links["w"].to_numpy()
-    if component is Component.DISRUPTION:
-        hazard = scores.links["hazard"].to_numpy()
-        direct, carry = hazard, scores.links["damping"].to_numpy() * (1.0 - hazard)
-        exposure = scores.companies["disruption"].to_numpy()
-    else:
-        direct = scores.links["tariff_rate"].to_numpy()
-        carry = scores.links["pass_through"].to_numpy()
-        exposure = scores.companies["tariff_cost"].to_numpy()
-    suppliers = graph.links["supplier_idx"].to_numpy()
+    links = scores.links
+    exposure = scores.companies["disruption" if component is Component.DISRUPTION else "tariff_cost"].to_numpy()
+    suppliers = graph.supplier_array
     found: list[ExposurePath] = []
     # Heap items: (-priority, tie, kind, rows, weight); kind 0 = a finished path worth `weight`, kind 1 = a partial
     # path whose extensions are worth weight x exposure(last supplier).
@@ -70,15 +63,18 @@ def top_paths(
 
     def push_links_of(company: int, prefix: tuple[int, ...], weight: float) -> None:
         nonlocal counter
-        for row in range(int(graph.inbound_indptr[company]), int(graph.inbound_indptr[company + 1])):
-            base = weight * shares[row]
+        start, end = int(graph.inbound_indptr[company]), int(graph.inbound_indptr[company + 1])
+        # Only this company's inbound links are gathered: the score table keeps its inputs per signature.
+        shares, direct, carry = _terms(links, component, slice(start, end))
+        for offset, row in enumerate(range(start, end)):
+            base = weight * shares[offset]
             if base <= 0:
                 continue
             path = (*prefix, row)
-            if direct[row] > 0:
+            if direct[offset] > 0:
                 counter += 1
-                heapq.heappush(heap, (-base * direct[row], counter, 0, path, base * direct[row]))
-            onward = base * carry[row]
+                heapq.heappush(heap, (-base * direct[offset], counter, 0, path, base * direct[offset]))
+            onward = base * carry[offset]
             if onward * exposure[suppliers[row]] > 0 and len(path) < max_depth:
                 counter += 1
                 heapq.heappush(heap, (-onward * exposure[suppliers[row]], counter, 1, path, onward))
@@ -95,3 +91,12 @@ def top_paths(
                 check()
             push_links_of(int(suppliers[path[-1]]), path, weight)
     return found
+
+
+def _terms(links: LinkInputs, component: Component, rows: slice) -> tuple[list[float], list[float], list[float]]:
+    """w, the direct term (h or r) and the carry (a (1 - h) or p) of the links `rows`."""
+    shares = links.values("w", rows).tolist()
+    if component is Component.DISRUPTION:
+        hazard = links.values("hazard", rows)
+        return shares, hazard.tolist(), (links.values("damping", rows) * (1.0 - hazard)).tolist()
+    return shares, links.values("tariff_rate", rows).tolist(), links.values("pass_through", rows).tolist()

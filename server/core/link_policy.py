@@ -28,20 +28,28 @@ LINK_POLICY_SCHEMA = {
 SIGNATURE_KEYS = ("hs_code", "origin", "shipping", "buyer_country", "buyer_lists", "tags", "transshipment")
 
 
-def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> pl.DataFrame:
-    """One row per link of `graph.links` (same order): `hazard`, `tariff_rate`, the strongest control's id and
-    controlling country (null when none), and the ids of the tariff measures applied.
+def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> tuple[pl.DataFrame, np.ndarray]:
+    """Per distinct shipment signature of the graph: `hazard`, `tariff_rate`, the strongest control's id and
+    controlling country (null when none), and the ids of the tariff measures applied; and each link's signature
+    (row of that table, per row of `graph.links`): link e's values are row `link_signature[e]`.
 
-    The graph's distinct shipment signatures and each link's signature are derived once per graph version; a
-    scenario is then evaluated on the signatures only (thousands, not millions) and gathered back to the links."""
-    shipments, link_shipment = graph.derived("shipments", _distinct_shipments)
-    return _evaluate_shipments(shipments, policy, on=on)[link_shipment]
+    The signatures and each link's signature are derived once per graph version (the array is the graph's, shared
+    by every scenario); a scenario is evaluated on the signatures only (thousands, not millions). Callers gather
+    to links only the rows they need: a 5M-row table per scenario would cost hundreds of MiB."""
+    shipments, link_shipment = graph_signatures(graph)
+    return _evaluate_shipments(shipments, policy, on=on), link_shipment
 
 
 def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:
     """The same for any table of shipment signatures (the columns of `shipment_signatures`), row for row."""
     shipments, link_shipment = _distinct(links)
     return _evaluate_shipments(shipments, policy, on=on)[link_shipment]
+
+
+def graph_signatures(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
+    """The graph's distinct shipment signatures (the columns of `shipment_signatures`, numbered by `shipment`)
+    and each link's signature number; derived once per graph version."""
+    return graph.derived("shipments", _distinct_shipments)
 
 
 def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
-from server.core.link_policy import evaluate_links
+from server.core.link_policy import evaluate_links, graph_signatures
 from server.core.policy import PolicySet
 from server.core.propagation import Propagation, input_shares, propagate
 
@@ -46,17 +47,64 @@ SCORE_DISRUPTION_WEIGHT = 0.7
 SCORE_TARIFF_WEIGHT = 0.3
 SCORE_TARIFF_FULL = 0.25  # a 25% added duty on all inputs counts as fully exposed
 LEVELS = ((60.0, "critical"), (40.0, "high"), (20.0, "medium"), (0.0, "low"))
+# One byte per company instead of a 16-byte string view; categories in rising order.
+LEVEL = pl.Enum([name for _, name in reversed(LEVELS)])
+LinkColumn = Literal["w", "hazard", "tariff_rate", "damping", "pass_through"]
+SIGNATURE_COLUMNS = ("hazard", "tariff_rate", "control_id", "control_country", "tariff_ids")
+
+
+@dataclass(frozen=True)
+class LinkInputs:
+    """What each link of the graph puts into one score table, held at the size of what varies per table.
+
+    The policy's answer depends only on a link's shipment signature, so it is kept per distinct signature
+    (`signatures`: hazard, tariff_rate, control_id, control_country, tariff_ids; thousands of rows), with each link's
+    signature number (`link_signature`). That array, the input shares `w` and the damping categories (per
+    signature too: they follow the tags, which are part of it) are derived from the graph once per version and
+    shared by all its tables; damping and pass-through are the scenario's parameters. Per-link values are gathered
+    for the rows a query asks for: 5M-row columns kept per cached table cost about 120 bytes a link each.
+    """
+
+    signatures: pl.DataFrame
+    link_signature: np.ndarray
+    shares: np.ndarray
+    damping_category: np.ndarray  # per signature: its category's damping, -1 where none (then `damping_default`)
+    damping_default: float
+    damping_override: float | None  # the request's damping for every link, category or not
+    pass_through: float
+
+    def values(self, column: LinkColumn, rows: slice | np.ndarray = slice(None)) -> np.ndarray:
+        """One input of the links `rows` (all by default), in row order."""
+        if column == "w":
+            return self.shares[rows]
+        if column == "damping":
+            if self.damping_override is not None:
+                return np.full(self.link_signature[rows].shape, self.damping_override)
+            return _with_default(self.damping_category[self.link_signature[rows]], self.damping_default)
+        if column == "pass_through":
+            return np.full(self.link_signature[rows].shape, self.pass_through)
+        gathered: np.ndarray = self.signatures[column].to_numpy()[self.link_signature[rows]]
+        return gathered
+
+    def row(self, row: int) -> dict[str, Any]:
+        """Every input of one link by name: the numbers and the measures behind them."""
+        one = slice(row, row + 1)
+        return {
+            **self.signatures.row(int(self.link_signature[row]), named=True),
+            **{column: float(self.values(column, one)[0]) for column in ("w", "damping", "pass_through")},
+        }
 
 
 @dataclass(frozen=True)
 class Scores:
     """One (graph version, scenario, date, parameters) result.
 
-    `companies`: idx, company_id, country, disruption (+ _tier1/_tier2/_tier3_plus), tariff_cost (+ tiers),
-    input_spend_usd, tariff_impact_usd, score, level. `by_material` / `by_country`: idx, key, disruption (only
-    non-zero rows, sorted by idx); `material_rows` / `country_rows` are their row pointers per company (the rows of
-    company i are `material_rows[i]:material_rows[i + 1]`). `links`: per link of the graph, w, hazard,
-    tariff_rate, damping, control_id, control_country, tariff_ids, pass_through.
+    `companies`: idx, company_id, country (the graph's own columns, shared), disruption (+ _tier1/_tier2/
+    _tier3_plus), tariff_cost (+ tiers), input_spend_usd (the graph's, shared), tariff_impact_usd, score, level
+    (`LEVEL`). `by_material` / `by_country`: key (an Enum), disruption (only non-zero rows, in company
+    order); `material_rows` / `country_rows` are their row pointers per company (the rows of company i are
+    `material_rows[i]:material_rows[i + 1]`). `links`: the inputs of every link (w, hazard, tariff_rate, damping,
+    control_id, control_country, tariff_ids, pass_through), held per shipment signature.
     """
 
     companies: pl.DataFrame
@@ -64,7 +112,7 @@ class Scores:
     by_country: pl.DataFrame
     material_rows: np.ndarray
     country_rows: np.ndarray
-    links: pl.DataFrame
+    links: LinkInputs
     graph_version: int
     on: date
     # False: a closed loop passes on everything, and that component has no finite value there.
@@ -93,25 +141,26 @@ def score_graph(
     whose per-link inputs are identical in both (disruption: hazard, damping and controlling country; tariff cost:
     rate and pass-through) is taken from it instead of being propagated again: same inputs, same numbers.
     """
-    link_policy = evaluate_links(graph, policy, on=on)
+    signatures, link_signature = evaluate_links(graph, policy, on=on)
     check()
-    shares = graph.derived("input_shares", input_shares)
-    hazard = link_policy["hazard"].to_numpy()
-    rate = link_policy["tariff_rate"].to_numpy()
-    link_damping = (
-        np.full(graph.link_count, damping)
-        if damping is not None
-        else _with_default(
-            graph.derived("damping_category", _graph_damping_category), policy.parameters.damping_default
-        )
+    links = LinkInputs(
+        signatures,
+        link_signature,
+        shares=graph.derived("input_shares", input_shares),
+        damping_category=graph.derived("damping_category", _signature_damping_category),
+        damping_default=policy.parameters.damping_default,
+        damping_override=damping,
+        pass_through=policy.parameters.pass_through_default if pass_through is None else pass_through,
     )
-    carry_through = np.full(
-        rate.shape, policy.parameters.pass_through_default if pass_through is None else pass_through
-    )
-    control_country = link_policy["control_country"]
+    shares = links.shares
+    hazard = links.values("hazard")
+    rate = links.values("tariff_rate")
+    link_damping = links.values("damping")
+    carry_through = links.values("pass_through")
+    control_country = signatures["control_country"].gather(link_signature)
     base = reuse if reuse is not None and reuse.graph_version == graph.version else None
     if base is not None and _same_inputs(
-        base.links, hazard=hazard, damping=link_damping, control_country=control_country
+        base.links, links, columns=("hazard", "control_country"), parameters=("damping_default", "damping_override")
     ):
         disruption = _stored(base.companies, "disruption", converged=base.disruption_converged)
         by_material, material_rows = base.by_material, base.material_rows
@@ -120,12 +169,12 @@ def score_graph(
         disruption, by_material, material_rows, by_country, country_rows = _disruption_family(
             graph, hazard, link_damping * (1.0 - hazard), control_country, shares=shares, check=check
         )
-    if base is not None and _same_inputs(base.links, tariff_rate=rate, pass_through=carry_through):
+    if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
         tariff = _stored(base.companies, "tariff", converged=base.tariff_converged)
     else:
         tariff = propagate(graph, rate, carry_through, shares=shares, check=check)
     check()
-    spend = np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
+    spend = graph.derived("input_spend", _input_spend)
     score = 100.0 * (
         SCORE_DISRUPTION_WEIGHT * disruption.total
         + SCORE_TARIFF_WEIGHT * np.minimum(1.0, tariff.total / SCORE_TARIFF_FULL)
@@ -147,9 +196,6 @@ def score_graph(
         )
         .with_columns(level_of(pl.col("score")).alias("level"))
     )
-    links = link_policy.with_columns(
-        pl.Series("w", shares), pl.Series("damping", link_damping), pl.Series("pass_through", carry_through)
-    )
     return Scores(
         companies,
         by_material,
@@ -169,7 +215,7 @@ def level_of(score: pl.Expr) -> pl.Expr:
     expression = pl.lit("low")
     for threshold, name in reversed(LEVELS[:-1]):
         expression = pl.when(score >= threshold).then(pl.lit(name)).otherwise(expression)
-    return expression
+    return expression.cast(LEVEL)
 
 
 def damping_of_tags(tags: pl.Series, *, default: float) -> np.ndarray:
@@ -187,8 +233,9 @@ def _damping_category(tags: pl.Series) -> np.ndarray:
     return category
 
 
-def _graph_damping_category(graph: Graph) -> np.ndarray:
-    return _damping_category(_link_tags(graph))
+def _signature_damping_category(graph: Graph) -> np.ndarray:
+    signatures, _ = graph_signatures(graph)
+    return _damping_category(signatures["tags"])
 
 
 def _with_default(category: np.ndarray, default: float) -> np.ndarray:
@@ -228,15 +275,16 @@ def _disruption_family(
     return disruption, by_material, material_rows, by_country, country_rows
 
 
-def _same_inputs(links: pl.DataFrame, **columns: np.ndarray | pl.Series) -> bool:
-    for name, values in columns.items():
-        stored = links[name]
-        if isinstance(values, pl.Series):
-            if not stored.equals(values.rename(name)):
-                return False
-        elif not np.array_equal(stored.to_numpy(), values):
-            return False
-    return True
+def _same_inputs(base: LinkInputs, links: LinkInputs, *, columns: tuple[str, ...], parameters: tuple[str, ...]) -> bool:
+    """Do two tables of one graph version give every link the same values of these inputs?
+
+    Both share the graph's per-link signature numbers, and every signature is some link's, so the per-link values
+    of a signature column are equal exactly when the signature tables' are. Damping and pass-through are the
+    graph's shared categories plus the parameters: equal parameters give equal per-link values; unequal ones that
+    happen to give equal values (a default no link uses) only cost a propagation, which gives the same numbers."""
+    return base.signatures.select(columns).equals(links.signatures.select(columns)) and all(
+        getattr(base, name) == getattr(links, name) for name in parameters
+    )
 
 
 # Where a component sits in the score table: its total column and the prefix of its tier columns.
@@ -256,21 +304,19 @@ def _stored(companies: pl.DataFrame, component: str, *, converged: bool) -> Prop
     )
 
 
-def _link_tags(graph: Graph) -> pl.Series:
-    """Every tag of each link: derived (taxonomy, route) and the user's own, which name materials HS6 cannot."""
-    return graph.links.select(pl.concat_list("derived_tags", "tags")).to_series()
+def _input_spend(graph: Graph) -> np.ndarray:
+    """Per company: the value of its inbound links (the same under every scenario)."""
+    return np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
 
 
 def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
-    """An n x K block as (idx, key, disruption) rows, zeros dropped, sorted by idx (row-major `nonzero`), and the
-    row pointers per company."""
+    """An n x K block as (key, disruption) rows, zeros dropped, in company order (row-major `nonzero`), and the
+    row pointers per company. The pointers give each row's company, so no idx column is kept, and the key is an
+    Enum of `keys`: 9 bytes a row instead of 28 (millions of rows per cached table)."""
     rows, columns = np.nonzero(values > 0)
     table = pl.DataFrame(
         {
-            "idx": rows.astype(np.int32),
-            "key": pl.Series("key", keys, dtype=pl.String).gather(columns)
-            if len(columns)
-            else pl.Series([], dtype=pl.String),
+            "key": pl.Series("key", keys, dtype=pl.Enum(keys)).gather(columns),
             "disruption": values[rows, columns],
         }
     )

@@ -518,7 +518,7 @@ def _path_link(
     graph: Graph, scores: Scores, policy: PolicySet, row: int, *, tier: int, component: Component, full: bool
 ) -> exposure_pb2.PathLink:
     link = graph.links.row(row, named=True)
-    fired = scores.links.row(row, named=True)
+    fired = scores.links.row(row)
 
     def measure(measure_id: str) -> exposure_pb2.FiredMeasure:
         found = policy.tariffs.get(measure_id) or policy.controls.get(measure_id)

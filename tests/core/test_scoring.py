@@ -149,7 +149,13 @@ def by_company(scores: Scores, column: str) -> dict[str, float]:
 def breakdown(scores: Scores, frame: pl.DataFrame) -> dict[tuple[str, str], float]:
     """A breakdown's non-zero rows as {(company_id, key): disruption}."""
     ids = scores.companies["company_id"].to_list()
-    return {(ids[idx], key): value for idx, key, value in frame.select("idx", "key", "disruption").iter_rows()}
+    return {(ids[idx], key): value for idx, key, value in zip(breakdown_idx(scores, frame), *frame, strict=True)}
+
+
+def breakdown_idx(scores: Scores, frame: pl.DataFrame) -> list[int]:
+    """The company of each row of a breakdown, from its row pointers."""
+    pointers = scores.material_rows if frame is scores.by_material else scores.country_rows
+    return np.repeat(np.arange(scores.companies.height), np.diff(pointers)).tolist()
 
 
 # --- The worked example of docs/scoring.md -----------------------------------------------------------------------
@@ -204,7 +210,7 @@ def test_worked_example_links_get_shares_hazards_damping_and_stacked_duties(
     example_graph: Graph, example: Scores
 ) -> None:
     pairs = [f"{s}>{b}" for s, b in example_graph.links.select("supplier_id", "buyer_id").iter_rows()]
-    rows = dict(zip(pairs, example.links.iter_rows(named=True), strict=True))
+    rows = dict(zip(pairs, (example.links.row(row) for row in range(example_graph.link_count)), strict=True))
     expected = {  # pair: w, hazard, damping, rate, strongest control, tariff measures
         "REO>JPM": (1.0, 0.4, 0.9, 0.05, "CN-RE-LICENCE", ["JP-MFN"]),
         "REO>OEM": (0.2, 1.0, 0.9, 0.35, "CN-RE-US-BAN", ["US-301", "US-MFN", "US-RECIPROCAL"]),
@@ -496,9 +502,9 @@ def test_the_default_damping_applies_only_to_links_without_a_category() -> None:
         ],
     )
     scores = score_graph(graph, policy_of(parameters=ScoringParameters(damping_default=0.7)), on=DAY)
-    assert scores.links["damping"].to_list() == [0.7, 0.5]  # MILL -> FAB, TOOL -> FAB (sorted by supplier)
+    assert scores.links.values("damping").tolist() == [0.7, 0.5]  # MILL -> FAB, TOOL -> FAB (sorted by supplier)
     overridden = score_graph(graph, policy_of(), on=DAY, damping=0.3)
-    assert overridden.links["damping"].to_list() == [0.3, 0.3]
+    assert overridden.links.values("damping").tolist() == [0.3, 0.3]
 
 
 def test_a_links_own_tags_count_for_controls_damping_and_the_material_breakdown() -> None:
@@ -509,7 +515,7 @@ def test_a_links_own_tags_count_for_controls_damping_and_the_material_breakdown(
     )
     licence = control("CN-RE", "CN", Severity.LICENCE_REQUIRED, tags=frozenset({"rare_earth"}))
     scores = score_graph(graph, policy_of(controls=[licence]), on=DAY)
-    assert scores.links.select("hazard", "damping", "control_id").row(0) == (0.4, 0.9, "CN-RE")
+    assert [scores.links.row(0)[column] for column in ("hazard", "damping", "control_id")] == [0.4, 0.9, "CN-RE"]
     assert breakdown(scores, scores.by_material) == {("FAB", "rare_earth"): pytest.approx(0.4)}
 
 
@@ -926,7 +932,8 @@ def test_score_graph_matches_the_reference_model_end_to_end(scenario: tuple[Grap
 def test_link_policy_agrees_with_evaluate_shipment_on_every_link(scenario: tuple[GraphCase, PolicySet]) -> None:
     case, policy = scenario
     graph = case.graph()
-    links = evaluate_links(graph, policy, on=DAY)
+    signatures, link_signature = evaluate_links(graph, policy, on=DAY)
+    links = signatures[link_signature]
     hs_codes = [str(row["hs_code"]).replace(".", "") for row in case.links]
     reference = reference_link_facts(case, policy, on=DAY)
     facts = {(f.link.supplier, f.link.buyer, hs): f for f, hs in zip(reference, hs_codes, strict=True)}
@@ -952,13 +959,13 @@ def test_disruption_is_a_share_and_needs_a_path_from_a_hazard(scenario: tuple[Gr
     flows = nx.DiGraph()
     flows.add_nodes_from(range(graph.company_count))
     flows.add_edges_from(graph.links.select("supplier_idx", "buyer_idx").rows())
-    hit = graph.links.filter(scores.links["hazard"] > 0)["buyer_idx"].unique().to_list()
+    hit = graph.links.filter(pl.Series(scores.links.values("hazard") > 0))["buyer_idx"].unique().to_list()
     exposed = set(hit).union(*(nx.descendants(flows, buyer) for buyer in hit))
     for idx in set(range(graph.company_count)) - exposed:
         assert disruption[idx] == 0.0, scores.companies["company_id"][idx]
     shielded = set(range(graph.company_count)) - exposed
-    assert not set(scores.by_material["idx"].to_list()) & shielded
-    assert not set(scores.by_country["idx"].to_list()) & shielded
+    assert not set(breakdown_idx(scores, scores.by_material)) & shielded
+    assert not set(breakdown_idx(scores, scores.by_country)) & shielded
     for prefix in ("disruption", "tariff"):
         total = scores.companies["disruption" if prefix == "disruption" else "tariff_cost"].to_numpy()
         tiers = sum(scores.companies[f"{prefix}_{tier}"].to_numpy() for tier in ("tier1", "tier2", "tier3_plus"))
@@ -1039,7 +1046,8 @@ def test_link_policy_matches_evaluate_shipment_on_the_default_graph(
     policy_store = open_policy_store(tmp_path)
     policy = policy_store.snapshot.book.resolve(scenario)
     policy_store.close()
-    links = evaluate_links(default_graph, policy, on=on)
+    by_signature, link_signature = evaluate_links(default_graph, policy, on=on)
+    links = by_signature[link_signature]
     evaluated: dict[tuple[object, ...], tuple[float, float, str | None, str | None, list[str]]] = {}
     signatures = shipment_signatures(default_graph).iter_rows(named=True)
     for signature, row in zip(signatures, links.iter_rows(named=True), strict=True):
