@@ -108,10 +108,17 @@ def copy_snapshot(source_root: Path, snapshot: Snapshot, target_root: Path) -> N
     target_root.mkdir(exist_ok=True)
     staging = target_root / (snapshot.name + STAGING_SUFFIX)
     shutil.rmtree(staging, ignore_errors=True)
-    shutil.copytree(source_root / snapshot.name, staging)
-    for file in snapshot.files:
-        _check_file(staging / file.name, file)  # the source may have gone (a newer snapshot replaced it) mid-copy
-        _fsync_file(staging / file.name)
+    try:
+        shutil.copytree(source_root / snapshot.name, staging)
+        for file in snapshot.files:
+            _check_file(staging / file.name, file)  # the source may have gone (a newer snapshot replaced it) mid-copy
+            _fsync_file(staging / file.name)
+    except (OSError, StoreCorruptError) as error:
+        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(error, StoreCorruptError):
+            raise
+        msg = f"snapshot {source_root / snapshot.name} could not be copied ({error})"
+        raise StoreCorruptError(msg) from error
     _fsync_directory(staging)
     staging.rename(target_root / snapshot.name)
     _fsync_directory(target_root)
