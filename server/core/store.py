@@ -149,17 +149,21 @@ class GraphStore:
                 msg = f"store {path} is empty (truncated?); restore it from a backup or move it aside"
                 raise StoreCorruptError(msg)
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            _check_integrity(connection, path)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA synchronous=FULL")
-            connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-            connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
-            connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
-            connection.execute("INSERT OR IGNORE INTO meta VALUES ('graph_version', '0')")
-            _upgrade(connection, path)
-            snapshot = _current_snapshot(connection)
-            journal_rows = sum(_count_rows(connection, table) for table in _JOURNAL)
-            graph = _load_graph(connection, data_dir / SNAPSHOTS_DIR, snapshot, taxonomy)
+            try:
+                _check_integrity(connection, path)
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA synchronous=FULL")
+                connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+                connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
+                connection.execute("INSERT OR IGNORE INTO meta VALUES ('graph_version', '0')")
+                _upgrade(connection, path)
+                snapshot = _current_snapshot(connection, path)
+                journal_rows = sum(_count_rows(connection, table) for table in _JOURNAL)
+                graph = _load_graph(connection, data_dir / SNAPSHOTS_DIR, snapshot, taxonomy)
+            except BaseException:
+                connection.close()
+                raise
         except sqlite3.DatabaseError as error:
             msg = f"store {path} is unreadable ({error}); restore it from a backup or move it aside"
             raise StoreCorruptError(msg) from error
@@ -257,7 +261,7 @@ class GraphStore:
                 if companies is None:
                     msg = "file: a replacing import needs a companies file"
                     raise InvalidArgumentError(msg, reason="COMPANIES_FILE_REQUIRED")
-                base = edits.EditResult(graph.canonical_companies().clear(), graph.canonical_links().clear())
+                base = edits.EditResult(COMPANY_SCHEMA.to_frame(), LINK_SCHEMA.to_frame())
             else:
                 base = edits.EditResult(graph.canonical_companies(), graph.canonical_links())
             if companies is not None:
@@ -280,7 +284,7 @@ class GraphStore:
         check: Check = never_cancelled,
     ) -> WriteResult:
         with self._lock:
-            written: Snapshot | None = None
+            fold = False
             try:
                 with self._transaction() as cursor:
                     replay = recorded_result(cursor, request_id, method)
@@ -310,34 +314,40 @@ class GraphStore:
                             build_graph, edit.companies, edit.links, version=version, taxonomy=self._taxonomy
                         )
                         if fold:
-                            written = write_snapshot(self._snapshots, str(version), edit.companies, edit.links)
-                            for table in _JOURNAL:
-                                cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
-                            cursor.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot', ?)", (written.to_json(),))
+                            written = self._fold(cursor, str(version), edit)
                         elif change.journal is not None:
                             change.journal(cursor)
                         cursor.execute("UPDATE meta SET value = ? WHERE key = 'graph_version'", (str(version),))
                         record_result(cursor, request_id, method, json.dumps(asdict(result)))
                         next_graph = building.result()
             except BaseException:
-                if written is not None:
+                if fold:
                     self._remove_uncommitted_snapshots()
                 raise
             # Committed: only now does anyone see the new version.
             self._graph = next_graph
-            if written is None:
-                self._journal_rows += change.journal_rows
-            else:
+            if fold:
                 self._snapshot, self._journal_rows = written, 0
                 remove_other_snapshots(self._snapshots, keep=written.name)
+            else:
+                self._journal_rows += change.journal_rows
         return result
+
+    def _fold(self, cursor: sqlite3.Cursor, name: str, edit: edits.EditResult) -> Snapshot:
+        """Record the whole graph as a new snapshot: the files first, then (in the write's transaction) `meta` names
+        it and the journal it replaces is emptied."""
+        written = write_snapshot(self._snapshots, name, edit.companies, edit.links)
+        for table in _JOURNAL:
+            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+        cursor.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot', ?)", (written.to_json(),))
+        return written
 
     def _remove_uncommitted_snapshots(self) -> None:
         """After a failed write: keep only the snapshot `meta` names, as read back from SQLite (a failed COMMIT
         could, in principle, have committed; then the new snapshot is the one to keep)."""
         try:
-            current = _current_snapshot(self._connection)
-        except sqlite3.Error:
+            current = _current_snapshot(self._connection, self.path)
+        except (sqlite3.Error, StoreCorruptError):
             return  # the next open removes the orphan
         remove_other_snapshots(self._snapshots, keep=current.name if current else None)
 
@@ -433,9 +443,16 @@ def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
         raise StoreCorruptError(msg)
 
 
-def _current_snapshot(reader: sqlite3.Connection | sqlite3.Cursor) -> Snapshot | None:
-    row = reader.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
-    return None if row is None else Snapshot.from_json(row[0])
+def _current_snapshot(connection: sqlite3.Connection, path: Path) -> Snapshot | None:
+    """The snapshot `meta` names, or None when the graph is all journal (a new or a version-1 store)."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
+    if row is None:
+        return None
+    try:
+        return Snapshot.from_json(row[0])
+    except (ValueError, KeyError, TypeError) as error:
+        msg = f"store {path}: meta names no readable snapshot ({row[0]!r:.200}); restore it from a backup"
+        raise StoreCorruptError(msg) from error
 
 
 def _load_graph(
