@@ -1,8 +1,8 @@
 """The store of record, log-structured: a Parquet snapshot of the whole graph plus a journal of changes over it in
 SQLite (WAL, synchronous=FULL), and the current in-memory `Graph`.
 
-SQLite's `meta` names the current snapshot (`snapshots.py`); the `companies` and `links` tables are the journal:
-rows upserted since that snapshot, and tombstones (`deleted = 1`) for rows deleted since. The graph is the snapshot
+SQLite's `meta` names the current snapshot (`snapshots.py`); the `companies` and `links` tables are the journal
+(`journal.py`): rows upserted since that snapshot, and tombstones for rows deleted since. The graph is the snapshot
 with the journal applied (an upsert replaces its key's row, a tombstone removes it). An import writes a new
 snapshot of the whole resulting graph and, in the transaction that names it, empties the journal; a small write
 appends to the journal, and folds it into a new snapshot instead once it outgrows `compaction_threshold`.
@@ -25,12 +25,11 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
-from itertools import chain
 from pathlib import Path
 
 import polars as pl
 
-from server.core import edits
+from server.core import edits, journal
 from server.core.applied_requests import SCHEMA as APPLIED_REQUESTS_SCHEMA
 from server.core.applied_requests import record_result, recorded_result
 from server.core.cancellation import Check, never_cancelled
@@ -44,13 +43,9 @@ from server.core.errors import (
 from server.core.graph import Graph, build_graph
 from server.core.queries import count_links_of, links_of, require_company
 from server.core.schema import (
-    COMPANY_COLUMNS,
     COMPANY_SCHEMA,
-    LINK_COLUMNS,
     LINK_KEY,
     LINK_SCHEMA,
-    join_multi,
-    split_multi,
 )
 from server.core.snapshots import SNAPSHOTS_DIR, Snapshot, read_snapshot, remove_other_snapshots, write_snapshot
 from server.core.validation import RowSource, normalise_hs_code, validate_companies, validate_links
@@ -67,26 +62,13 @@ SCHEMA_VERSION = "2"
 # links, beside the whole-graph build every write already does) comes at most once per quarter of the graph's size
 # in small writes. The floor keeps a small graph from folding on every few writes.
 MIN_COMPACTION_ROWS = 100_000
-_JOURNAL = ("companies", "links")
 CACHE_KIB = 64 * 1024
-ROWS_PER_INSERT = 64
-INSERT_SLICE_ROWS = ROWS_PER_INSERT * 1024
-# The journal: one row per key changed since the snapshot, its latest state (a tombstone's other columns are empty).
-# No secondary index on links: deletes find their rows' keys in the in-memory graph (CSR slices).
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS companies (
-    company_id TEXT PRIMARY KEY, name TEXT NOT NULL, country TEXT NOT NULL, lists TEXT NOT NULL,
-    deleted INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS links (
-    supplier_id TEXT NOT NULL, buyer_id TEXT NOT NULL, hs_code TEXT NOT NULL, annual_value_usd REAL NOT NULL,
-    origin_country TEXT, route TEXT NOT NULL, tags TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,
-    PRIMARY KEY (supplier_id, buyer_id, hs_code)
-) WITHOUT ROWID;
-"""
-_TOMBSTONE_COMPANY = "INSERT OR REPLACE INTO companies VALUES (?, '', '', '', 1)"
-_TOMBSTONE_LINK = "INSERT OR REPLACE INTO links VALUES (?, ?, ?, 0, NULL, '', '', 1)"
+# `meta` holds schema_version, graph_version and `snapshot` (the current one, as `Snapshot.to_json`).
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;"
+    + journal.SCHEMA
+    + APPLIED_REQUESTS_SCHEMA
+)
 
 
 class ImportMode(Enum):
@@ -156,12 +138,12 @@ class GraphStore:
                 connection.execute("PRAGMA journal_mode=WAL")
                 connection.execute("PRAGMA synchronous=FULL")
                 connection.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-                connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
+                connection.executescript(_SCHEMA)
                 connection.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
                 connection.execute("INSERT OR IGNORE INTO meta VALUES ('graph_version', '0')")
                 _upgrade(connection, path)
                 snapshot = _current_snapshot(connection, path)
-                journal_rows = sum(_count_rows(connection, table) for table in _JOURNAL)
+                journal_rows = journal.count_rows(connection)
                 graph = _load_graph(connection, data_dir / SNAPSHOTS_DIR, snapshot, taxonomy)
             except BaseException:
                 connection.close()
@@ -193,7 +175,7 @@ class GraphStore:
             new = validate_companies(raw, source=source)
             return _Change(
                 edits.upsert_companies(graph.canonical_companies(), graph.canonical_links(), new),
-                lambda cursor: _insert(cursor, "companies", COMPANY_COLUMNS, new),
+                lambda cursor: journal.record_companies(cursor, new),
                 journal_rows=new.height,
             )
 
@@ -206,7 +188,7 @@ class GraphStore:
             new = validate_links(raw, source=source, company_ids=graph.companies["company_id"])
             return _Change(
                 edits.upsert_links(graph.canonical_companies(), graph.canonical_links(), new),
-                lambda cursor: _insert(cursor, "links", LINK_COLUMNS, new),
+                lambda cursor: journal.record_links(cursor, new),
                 journal_rows=new.height,
             )
 
@@ -225,8 +207,8 @@ class GraphStore:
             keys = links_of(graph, index).select(LINK_KEY)
 
             def record(cursor: sqlite3.Cursor) -> None:
-                cursor.executemany(_TOMBSTONE_LINK, keys.iter_rows())
-                cursor.execute(_TOMBSTONE_COMPANY, (company_id,))
+                journal.record_deleted_links(cursor, keys.iter_rows())
+                journal.record_deleted_company(cursor, company_id)
 
             edit = edits.delete_company(graph.canonical_companies(), graph.canonical_links(), company_id)
             return _Change(edit, record, journal_rows=keys.height + 1)
@@ -241,7 +223,7 @@ class GraphStore:
             if edit.deleted_links != 1:
                 msg = f"supply link {supplier_id!r} -> {buyer_id!r} for hs_code {key[2]!r} not found"
                 raise NotFoundError(msg, reason="LINK_NOT_FOUND")
-            return _Change(edit, lambda cursor: cursor.execute(_TOMBSTONE_LINK, key), journal_rows=1)
+            return _Change(edit, lambda cursor: journal.record_deleted_links(cursor, [key]), journal_rows=1)
 
         return self._write("DeleteSupplyLink", request_id, apply)
 
@@ -339,8 +321,7 @@ class GraphStore:
         """Record the whole graph as a new snapshot: the files first, then (in the write's transaction) `meta` names
         it and the journal it replaces is emptied."""
         written = write_snapshot(self._snapshots, name, edit.companies, edit.links)
-        for table in _JOURNAL:
-            cursor.execute(f"DELETE FROM {table}")  # noqa: S608 (fixed names)
+        journal.clear(cursor)
         cursor.execute("INSERT OR REPLACE INTO meta VALUES ('snapshot', ?)", (written.to_json(),))
         return written
 
@@ -403,7 +384,7 @@ def _create(path: Path) -> None:
     connection = sqlite3.connect(staging, isolation_level=None)
     try:
         connection.execute("PRAGMA journal_mode=DELETE")
-        connection.executescript(_SCHEMA + APPLIED_REQUESTS_SCHEMA)
+        connection.executescript(_SCHEMA)
         connection.execute("INSERT INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
         connection.execute("INSERT INTO meta VALUES ('graph_version', '0')")
     finally:
@@ -428,8 +409,7 @@ def _upgrade(connection: sqlite3.Connection, path: Path) -> None:
         raise StoreCorruptError(msg)
     connection.execute("BEGIN IMMEDIATE")
     try:
-        for table in _JOURNAL:
-            connection.execute(f"ALTER TABLE {table} ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0")
+        journal.add_deleted_column(connection)
         connection.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (SCHEMA_VERSION,))
         connection.execute("COMMIT")
     except BaseException:
@@ -460,51 +440,11 @@ def _current_snapshot(connection: sqlite3.Connection, path: Path) -> Snapshot | 
 def _load_graph(
     connection: sqlite3.Connection, snapshots: Path, snapshot: Snapshot | None, taxonomy: pl.DataFrame
 ) -> Graph:
-    """The snapshot with the journal applied: journal rows replace the snapshot's rows of their key, and only those
-    not marked deleted are kept."""
+    """The snapshot (none: empty tables) with the journal applied."""
     (version,) = connection.execute("SELECT value FROM meta WHERE key = 'graph_version'").fetchone()
     if snapshot is None:
         companies, links = COMPANY_SCHEMA.to_frame(), LINK_SCHEMA.to_frame()
     else:
         companies, links = read_snapshot(snapshots, snapshot)
-    companies = _apply_journal(companies, _read_rows(connection, "companies", COMPANY_COLUMNS), key=("company_id",))
-    links = _apply_journal(links, _read_rows(connection, "links", LINK_COLUMNS), key=LINK_KEY)
+    companies, links = journal.apply_journal(connection, companies, links)
     return build_graph(companies, links, version=int(version), taxonomy=taxonomy)
-
-
-def _apply_journal(snapshot: pl.DataFrame, journal: pl.DataFrame, *, key: tuple[str, ...]) -> pl.DataFrame:
-    if journal.is_empty():
-        return snapshot
-    kept = snapshot.join(journal.select(key), on=list(key), how="anti")
-    live = split_multi(journal.filter(~pl.col("deleted")).drop("deleted")).cast(snapshot.schema)
-    return pl.concat([kept, live])
-
-
-def _count_rows(connection: sqlite3.Connection, table: str) -> int:
-    (count,) = connection.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 (fixed names)
-    return int(count)
-
-
-def _read_rows(connection: sqlite3.Connection, table: str, columns: tuple[str, ...]) -> pl.DataFrame:
-    cursor = connection.execute(f"SELECT {', '.join(columns)}, deleted FROM {table}")  # noqa: S608 (fixed names)
-    schema = {column: pl.Float64 if column == "annual_value_usd" else pl.String for column in columns}
-    return pl.DataFrame(cursor.fetchall(), schema={**schema, "deleted": pl.Boolean}, orient="row")
-
-
-def _insert(cursor: sqlite3.Cursor, table: str, columns: tuple[str, ...], rows: pl.DataFrame) -> None:
-    """INSERT OR REPLACE `rows` into the journal, many rows per statement: binding a statement's values runs in C, so
-    one statement of `ROWS_PER_INSERT` rows costs about 40% less CPU than as many one-row executions (5M links: 8 s
-    instead of 13 s). Values are made into Python objects one slice at a time, which bounds a large write's memory."""
-    width = len(columns)
-    head = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES "  # noqa: S608 (fixed names)
-    one_row = f"({', '.join(['?'] * width)})"
-    full = head + ", ".join([one_row] * ROWS_PER_INSERT)
-    step = ROWS_PER_INSERT * width
-    flat = join_multi(rows.select(columns))
-    for start in range(0, flat.height, INSERT_SLICE_ROWS):
-        part = flat.slice(start, INSERT_SLICE_ROWS)
-        values = list(chain.from_iterable(zip(*(part[column].to_list() for column in columns), strict=True)))
-        whole = part.height // ROWS_PER_INSERT * step
-        cursor.executemany(full, (values[offset : offset + step] for offset in range(0, whole, step)))
-        if whole < len(values):
-            cursor.execute(head + ", ".join([one_row] * ((len(values) - whole) // width)), values[whole:])
