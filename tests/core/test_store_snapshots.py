@@ -33,6 +33,7 @@ NEW_COMPANIES = pl.DataFrame(
         "lists": ["US_ENTITY_LIST;EU_833_ANNEX_IV", ""],
     }
 )
+COMPANY_A = pl.DataFrame({"company_id": ["A"], "name": ["Alpha"], "country": ["CN"]})
 NEW_LINKS = pl.DataFrame(
     {
         "supplier_id": ["NEW-1", "NEW-2"],
@@ -291,6 +292,3 @@ def test_a_schema_1_store_opens_with_the_same_graph(tmp_path: Path) -> None:
         assert store.graph.link_count == 1
     finally:
         store.close()
-
-
-COMPANY_A = pl.DataFrame({"company_id": ["A"], "name": ["Alpha"], "country": ["CN"]})
