@@ -1,10 +1,13 @@
-"""`python -m server.backup --data-dir D --out DIR`: a consistent copy of every SQLite store, taken while serving.
+"""`python -m server.backup --data-dir D --out DIR`: a consistent copy of every store, taken while serving.
 
 Each `*.sqlite3` file in the data dir is copied with SQLite's online backup API in one step: the copy reads one
-snapshot inside a single read transaction, which in WAL mode never blocks the service's writers (and a step-wise
-copy would restart on every write). The copy is written beside its final name, checked with
-`PRAGMA integrity_check`, and only then renamed into place, so `DIR` never holds a half-written or damaged file.
-Restore: stop the service, copy the files into the data dir (removing any `-wal`/`-shm` files there), start it.
+state inside a single read transaction, which in WAL mode never blocks the service's writers (and a step-wise
+copy would restart on every write). The Parquet snapshot that copy's `meta` names is copied beside it (checked
+against its recorded sizes and CRCs); if a newer import removed that snapshot meanwhile, the whole copy is taken
+again. Each copy is written beside its final name, checked with `PRAGMA integrity_check`, and only then renamed
+into place, so `DIR` never holds a half-written or damaged file.
+Restore: stop the service, copy the files and `snapshots/` into the data dir (removing any `-wal`/`-shm` files
+and `snapshots/` there), start it.
 """
 
 from __future__ import annotations
@@ -17,9 +20,15 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from server.core.errors import StoreCorruptError
+from server.core.snapshots import SNAPSHOTS_DIR, Snapshot, copy_snapshot
+
 STORE_PATTERN = "*.sqlite3"
 # Versions worth printing, when the copied file has them: (label, table, key).
 _VERSIONS = (("graph_version", "meta", "graph_version"), ("policy_revision", "policy_meta", "revision"))
+# A newer import can replace the snapshot between the SQLite copy and the snapshot copy; that many imports in a row
+# while one backup runs means something else is wrong.
+COPY_ATTEMPTS = 5
 
 
 class BackupError(RuntimeError):
@@ -31,9 +40,12 @@ class BackupFile:
     path: Path
     size_bytes: int
     versions: dict[str, str]
+    snapshot: str | None = None  # the snapshot directory copied beside it, relative to the output directory
 
     def describe(self) -> str:
         facts = [f"{self.size_bytes} bytes", "integrity ok", *(f"{k}={v}" for k, v in self.versions.items())]
+        if self.snapshot is not None:
+            facts.append(f"snapshot {self.snapshot}")
         return f"wrote {self.path} ({', '.join(facts)})"
 
 
@@ -49,11 +61,22 @@ def back_up(data_dir: Path, out_dir: Path) -> list[BackupFile]:
         msg = f"--out: {', '.join(taken)} already exists; choose a new directory for each backup"
         raise BackupError(msg)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return [back_up_file(source, target) for source, target in zip(sources, targets, strict=True)]
+    return [_back_up_store(source, target) for source, target in zip(sources, targets, strict=True)]
+
+
+def _back_up_store(source: Path, target: Path) -> BackupFile:
+    for _ in range(COPY_ATTEMPTS - 1):
+        try:
+            return back_up_file(source, target)
+        except BackupError as error:
+            if not isinstance(error.__cause__, StoreCorruptError):
+                raise
+    return back_up_file(source, target)
 
 
 def back_up_file(source: Path, target: Path) -> BackupFile:
-    """One store file, copied from a single snapshot and checked before it takes its final name."""
+    """One store file, copied from a single read transaction, with the snapshot it names; both are checked before
+    the file takes its final name."""
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     try:
@@ -64,17 +87,25 @@ def back_up_file(source: Path, target: Path) -> BackupFile:
                 msg = f"{source}: the copy failed its integrity check: {'; '.join(problems[:3])}"
                 raise BackupError(msg)
             versions = _versions(copy)
+            snapshot = _snapshot(copy)
             # One self-contained file: no -wal beside the copy, whatever mode the source runs in.
             copy.execute("PRAGMA journal_mode=DELETE")
+        if snapshot is not None:
+            copy_snapshot(source.parent / SNAPSHOTS_DIR, snapshot, target.parent / SNAPSHOTS_DIR)
     except sqlite3.Error as error:
         partial.unlink(missing_ok=True)
         msg = f"{source}: cannot back up ({error})"
+        raise BackupError(msg) from error
+    except StoreCorruptError as error:
+        partial.unlink(missing_ok=True)
+        msg = f"{source}: cannot back up its snapshot ({error})"
         raise BackupError(msg) from error
     except BackupError:
         partial.unlink(missing_ok=True)
         raise
     partial.replace(target)
-    return BackupFile(target, target.stat().st_size, versions)
+    copied = None if snapshot is None else f"{SNAPSHOTS_DIR}/{snapshot.name}"
+    return BackupFile(target, target.stat().st_size, versions, copied)
 
 
 def _versions(connection: sqlite3.Connection) -> dict[str, str]:
@@ -86,6 +117,14 @@ def _versions(connection: sqlite3.Connection) -> dict[str, str]:
             if row is not None:
                 found[label] = str(row[0])
     return found
+
+
+def _snapshot(connection: sqlite3.Connection) -> Snapshot | None:
+    tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "meta" not in tables:
+        return None
+    row = connection.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
+    return None if row is None else Snapshot.from_json(row[0])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,6 +1,7 @@
 """Pure edits of the canonical tables: each takes the current tables and a change and returns the new tables.
 
-The store applies the same edit to SQLite and to these tables, so the compute form never drifts from the record.
+The store records the same change (as journal rows or a new snapshot) and builds the compute form from these tables,
+so the compute form never drifts from the record.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class EditResult:
 
 def upsert_companies(companies: pl.DataFrame, links: pl.DataFrame, new: pl.DataFrame) -> EditResult:
     """Create or replace companies by `company_id`."""
+    if companies.is_empty():  # a replacing import: nothing to replace, and no copy of `new` to make
+        return EditResult(new, links, created=new.height)
     existing = new["company_id"].is_in(companies["company_id"].implode())
     kept = companies.filter(~pl.col("company_id").is_in(new["company_id"].implode()))
     updated = int(existing.sum())
@@ -33,6 +36,8 @@ def upsert_companies(companies: pl.DataFrame, links: pl.DataFrame, new: pl.DataF
 
 def upsert_links(companies: pl.DataFrame, links: pl.DataFrame, new: pl.DataFrame) -> EditResult:
     """Create or replace links by (supplier_id, buyer_id, hs_code)."""
+    if links.is_empty():  # a replacing import: skips hashing every new key to find none
+        return EditResult(companies, new, created=new.height)
     kept = links.join(new.select(LINK_KEY), on=list(LINK_KEY), how="anti")
     updated = links.height - kept.height
     return EditResult(companies, pl.concat([kept, new]), created=new.height - updated, updated=updated)
@@ -48,7 +53,8 @@ def delete_company(companies: pl.DataFrame, links: pl.DataFrame, company_id: str
 
 
 def delete_link(companies: pl.DataFrame, links: pl.DataFrame, key: tuple[str, str, str]) -> EditResult:
-    """Remove one link by its key."""
+    """Remove one link by its key (`deleted_links` is 0 when there is no such link)."""
     supplier_id, buyer_id, hs_code = key
     match = (pl.col("supplier_id") == supplier_id) & (pl.col("buyer_id") == buyer_id) & (pl.col("hs_code") == hs_code)
-    return EditResult(companies, links.filter(~match), deleted_links=1)
+    kept = links.filter(~match)
+    return EditResult(companies, kept, deleted_links=links.height - kept.height)

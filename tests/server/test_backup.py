@@ -11,6 +11,8 @@ from contextlib import closing
 from pathlib import Path
 
 from client.client import Company
+from server.config import DEFAULT_SEED_GRAPH
+from server.core.snapshots import SNAPSHOTS_DIR
 from server.core.store import STORE_FILE
 from tests.conftest import REPO, ServeFactory
 
@@ -77,6 +79,22 @@ def test_a_backup_taken_during_writes_restores_a_consistent_graph(serve: ServeFa
     assert f"graph_version={version}" in backup.stdout
     # One snapshot: exactly the writes committed at or before the copied version, none after.
     assert restored == {company_id for company_id, at in acks.items() if at <= version}
+
+
+def test_a_backup_copies_the_snapshot_and_restores_the_graph_over_it(serve: ServeFactory, tmp_path: Path) -> None:
+    live = serve(seed_graph=DEFAULT_SEED_GRAPH)  # the seed is an import: a snapshot, then a journal row over it
+    with live.client() as client:
+        version = client.upsert_companies([Company("JOURNAL-1", "Journal Co", "US")]).graph_version
+        expected = (version, list(client.list_companies()), list(client.list_supply_links()))
+    backup = run_backup(live.data_dir, tmp_path / "backup")
+    assert backup.returncode == 0, backup.stderr
+    assert f"snapshot {SNAPSHOTS_DIR}/1)" in backup.stdout
+    restored_dir = tmp_path / "restored"
+    shutil.copytree(tmp_path / "backup", restored_dir)  # restore: the file and its snapshots/
+    assert sorted(path.name for path in (restored_dir / SNAPSHOTS_DIR).iterdir()) == ["1"]  # no .partial left
+    with serve(data_dir=restored_dir).client() as client:
+        restored = (client.graph_stats().graph_version, list(client.list_companies()), list(client.list_supply_links()))
+    assert restored == expected
 
 
 def test_backup_refuses_an_existing_target_and_an_empty_data_dir(serve: ServeFactory, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ import pytest
 
 from client.client import ChokepointClient, Company
 from client.errors import UnavailableError
+from server.core.snapshots import SNAPSHOTS_DIR
 from server.core.store import STORE_FILE
 from tests.conftest import REPO, ServerProcess, start_server_process
 from tests.server.crash_workload import (
@@ -235,6 +236,22 @@ def test_a_stored_scenario_that_no_longer_parses_is_refused_at_start(written_sto
     assert refused.returncode == 2, refused.stderr
     assert str(written_store / STORE_FILE) in refused.stderr
     assert "stored-07" in refused.stderr
+
+
+def test_a_damaged_snapshot_file_is_refused_at_start_naming_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "store"
+    server = start_server_process(data_dir)  # seeded: an import, so a snapshot
+    with ChokepointClient(server.address) as client:
+        version = client.graph_stats().graph_version
+    assert server.stop()[0] == 0
+    links = data_dir / SNAPSHOTS_DIR / str(version) / "links.parquet"
+    data = bytearray(links.read_bytes())
+    data[len(data) // 3 : len(data) // 3 + 64] = b"\x5a" * 64
+    links.write_bytes(bytes(data))
+    refused = start_refused(data_dir)
+    assert refused.returncode == 2, refused.stderr
+    assert "not starting" in refused.stderr
+    assert f"snapshot file {links} is damaged" in refused.stderr
 
 
 def test_sigkill_right_after_an_acknowledged_write_keeps_it(tmp_path: Path) -> None:
