@@ -90,7 +90,7 @@ def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load
         chokepoints = query_latencies(client.find_chokepoints, sample)
         batch_rate, per_row_rate = _batch_rates(client, generated.links, workdir=workdir)
         mixed = mixed_load(address, sample, _links_of(generated.links, rng)) if with_mixed_load else None
-    rss_queries = rss_bytes(process.pid)
+    rss_queries = _settled_rss(process.pid)
     stop(process)
     process, _, restart = start_server(store)
     rss_restart = _settled_rss(process.pid)

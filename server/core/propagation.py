@@ -60,10 +60,12 @@ def propagate(
     carry: np.ndarray,
     *,
     shares: np.ndarray,
+    links: np.ndarray | None = None,
     max_tiers: int = MAX_TIERS,
     check: Check = never_cancelled,
 ) -> Propagation:
-    """Solve E = d + M E tier by tier for each column of `direct` (links x K, or a vector); `check` runs per tier.
+    """Solve E = d + M E for each column of `direct` (links x K, or a vector); `check` runs per tier or sweep.
+    `links`: the links the rows of `direct` are (ascending), when not all of them; the others have no direct term.
 
     Example: A buys 60 from B and 40 from C; B buys everything from D. With x = 0.5 on D -> B only and carry 0.5:
     E_B = 1.0 x 0.5 = 0.5; E_A = 0.6 x (0 + 0.5 x E_B) = 0.15, all of it from tier 2.
@@ -74,8 +76,11 @@ def propagate(
     indices, indptr, entry = graph.derived("supplier_pattern", _supplier_pattern)
     weights = np.bincount(entry, weights=shares * carry, minlength=indices.size)
     matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
-    # Links are sorted by buyer, so `inbound_indptr` are the row pointers of the link-gathering matrix as it stands.
-    gather = sp.csr_array((shares, np.arange(shares.size), graph.inbound_indptr), shape=(count, shares.size))
+    # Links are sorted by buyer, so their buyers' counts give the row pointers of the link-gathering matrix.
+    picked = np.arange(shares.size) if links is None else links
+    gathered = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(np.bincount(graph.buyer_array[picked], minlength=count), out=gathered[1:])
+    gather = sp.csr_array((shares[picked], np.arange(picked.size), gathered), shape=(count, picked.size))
     term = np.asarray(gather @ columns, dtype=np.float64)
     tier1 = term.copy()
     if count > DIRECT_SOLVE_LIMIT:
@@ -134,21 +139,23 @@ def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check:
         )
         for a, b in pairwise(starts)
     ]
+    previous = np.empty_like(solution)
     for _ in range(MAX_TIERS):
         check()
-        change = 0.0
+        previous[...] = solution
         for level, slab in enumerate(slabs):
             a, b = starts[level], starts[level + 1]
-            updated = given[a:b] + slab @ solution
+            updated = slab @ solution
+            updated += given[a:b]
             if level in loops:
                 rows = order.cluster_levels[level].rows - a
                 solved = loops[level](updated[rows])
                 if solved is None:
                     return None
                 updated[rows] = solved
-            change = max(change, float(np.abs(updated - solution[a:b]).max(initial=0.0)))
             solution[a:b] = updated
-        if change <= TOLERANCE:
+        previous -= solution
+        if np.abs(previous).max(initial=0.0) <= TOLERANCE:
             settled: np.ndarray = solution[order.position]
             return settled
     return None

@@ -253,14 +253,18 @@ def _disruption_family(
 ) -> tuple[Propagation, pl.DataFrame, np.ndarray, pl.DataFrame, np.ndarray]:
     """X with its tiers, and its breakdowns by material and by controlling country: one propagation of the
     block [h, h restricted to each material, h restricted to each country], which share one matrix."""
-    exposed = hazard > 0
-    materials = [m for m in sorted(graph.material_tags) if np.any(graph.carries(m) & exposed)]
-    countries = sorted(c for c in control_country.filter(pl.Series(exposed)).unique().to_list() if c)
-    in_country = [(control_country == c).fill_null(False).to_numpy() for c in countries]
+    # Only exposed links have a direct term: the block holds their rows alone (7% of the links at 1M companies).
+    exposed = np.flatnonzero(hazard > 0)
+    direct = hazard[exposed]
+    materials = [m for m in sorted(graph.material_tags) if np.any(graph.carries(m)[exposed])]
+    country_of_exposed = control_country.gather(exposed)
+    countries = sorted(c for c in country_of_exposed.unique().to_list() if c)
     block = np.column_stack(
-        [hazard] + [hazard * graph.carries(m) for m in materials] + [hazard * c for c in in_country]
+        [direct]
+        + [direct * graph.carries(m)[exposed] for m in materials]
+        + [direct * (country_of_exposed == c).fill_null(False).to_numpy() for c in countries]
     )
-    result = propagate(graph, block, carry, shares=shares, check=check)
+    result = propagate(graph, block, carry, shares=shares, links=exposed, check=check)
     disruption = Propagation(
         result.total[:, 0],
         result.tier1[:, 0],

@@ -74,11 +74,13 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     else:
         return None
     level = _levels(component, rows, indices)[component]
-    order = np.lexsort((component, level))
-    position = np.empty(count, dtype=np.int64)
+    # The order is kept per graph version: its arrays take scipy's smallest index type (int32 below 2**31 links).
+    index_type = sp.get_index_dtype(maxval=indices.size + 1)
+    order = np.lexsort((component, level)).astype(index_type)
+    position = np.empty(count, dtype=index_type)
     position[order] = np.arange(count)
     # Entries numbered from 1: an explicit 0 could be dropped by the permutation.
-    numbered = sp.csr_array((np.arange(1, indices.size + 1), indices, indptr), shape=(count, count))
+    numbered = sp.csr_array((np.arange(1, indices.size + 1, dtype=index_type), indices, indptr), shape=(count, count))
     permuted = numbered[order][:, order].tocsr()
     permuted.sort_indices()
     ordered_rows = np.repeat(np.arange(count, dtype=np.int64), np.diff(permuted.indptr))
@@ -90,9 +92,9 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
         order=order,
         position=position,
         level_starts=level_starts,
-        indices=permuted.indices.astype(np.int64),
-        indptr=permuted.indptr.astype(np.int64),
-        entry_order=permuted.data.astype(np.int64) - 1,
+        indices=permuted.indices,
+        indptr=permuted.indptr,
+        entry_order=permuted.data - 1,
         intra=intra,
         cluster_levels=_cluster_levels(
             in_cluster=sizes[cluster] > 1,
