@@ -112,12 +112,14 @@ def _levels(component: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     """Per component: 0 without forward suppliers, else one past its deepest forward supplier (Kahn's algorithm,
     one frontier per level)."""
     components = int(component.max()) + 1
-    buyer, supplier = component[rows].astype(np.int64), component[columns].astype(np.int64)
+    buyer, supplier = component[rows], component[columns]
     forward = buyer > supplier  # scipy numbers a component after those it reaches: suppliers come first
-    pairs = np.unique(supplier[forward] * components + buyer[forward])
-    sellers, buyers = pairs // components, pairs % components  # sorted by supplier
-    starts = np.zeros(components + 1, dtype=np.int64)
-    np.cumsum(np.bincount(sellers, minlength=components), out=starts[1:])
+    # One entry per (supplier, buyer) pair of components: scipy's CSR conversion sorts and merges in linear time.
+    pairs = sp.csr_array(
+        (np.ones(int(forward.sum())), (supplier[forward], buyer[forward])), shape=(components, components)
+    )
+    pairs.sum_duplicates()
+    starts, buyers = pairs.indptr, pairs.indices
     waiting = np.bincount(buyers, minlength=components)
     level = np.zeros(components, dtype=np.int64)
     frontier = np.flatnonzero(waiting == 0)
@@ -126,9 +128,9 @@ def _levels(component: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
         level[frontier] = depth
         counts = starts[frontier + 1] - starts[frontier]
         offsets = np.repeat(starts[frontier] - (np.cumsum(counts) - counts), counts)
-        reached, arrivals = np.unique(buyers[offsets + np.arange(int(counts.sum()))], return_counts=True)
-        waiting[reached] -= arrivals
-        frontier = reached[waiting[reached] == 0]
+        reached = buyers[offsets + np.arange(int(counts.sum()))]
+        waiting -= np.bincount(reached, minlength=components)
+        frontier = np.flatnonzero(np.bincount(reached[waiting[reached] == 0], minlength=components))
         depth += 1
     return level
 
