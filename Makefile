@@ -11,7 +11,7 @@ N ?= 100000
 SEED ?= 0
 OUT ?= .chokepoint/graphs/n$(N)
 
-.PHONY: setup proto run test lint pytest bench graph certs clean
+.PHONY: setup proto run test lint pytest bench bench-scale graph certs clean
 
 setup: $(STAMP) proto
 
@@ -45,6 +45,10 @@ lint: setup $(BUF)
 
 bench: setup
 	$(BIN)/python -m bench $(ARGS)
+
+# Issue 7's scale check: 10M companies / ~50M links through the real service (many minutes; bench/scale-results.md).
+bench-scale: setup
+	$(BIN)/python -m bench.scale $(ARGS)
 
 graph: setup
 	$(BIN)/python -m graphs.generate --companies $(N) --seed $(SEED) --out $(OUT)
