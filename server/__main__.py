@@ -22,6 +22,7 @@ from server.core.seeding import open_policy_store, open_store
 from server.logs import setup_logging
 
 log = logging.getLogger("chokepoint")
+SIGNAL_POLL_SECONDS = 0.2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,7 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "required" if config.tls_client_ca else "off",
         "required" if config.auth_tokens else "off",
     )
-    stop.wait()
+    # A signal may land on any thread (gRPC's, polars', the allocator's); Python runs its handler on this thread
+    # once it runs again, so it waits in short slices instead of for ever.
+    while not stop.wait(timeout=SIGNAL_POLL_SECONDS):
+        pass
     log.info("draining in-flight calls (up to %.0f s)", config.grace_seconds)
     service.health.enter_graceful_shutdown()
     service.server.stop(config.grace_seconds).wait()

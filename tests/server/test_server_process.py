@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -101,6 +102,25 @@ def test_sigterm_drains_and_exits_cleanly(tmp_path: Path) -> None:
     assert code == 0
     assert "draining in-flight calls" in log
     assert "stopped" in log
+
+
+@pytest.mark.parametrize("pick", [1, -1], ids=["an-early-thread", "the-newest-thread"])
+def test_sigterm_delivered_to_a_worker_thread_still_stops_the_server(tmp_path: Path, pick: int) -> None:
+    # The kernel hands a process-wide signal to any of the server's threads (gRPC's, polars', the allocator's).
+    # Python runs the handler on the main thread only once that thread runs again: one parked in a wait without
+    # timeout never did (seen once in a loaded CI run: a server ignoring SIGTERM). tgkill picks the thread.
+    server = start_server_process(tmp_path / "store", "--no-seed")
+    pid = server.process.pid
+    threads = sorted(int(task.name) for task in Path(f"/proc/{pid}/task").iterdir())
+    assert ctypes.CDLL(None, use_errno=True).tgkill(pid, threads[pick], signal.SIGTERM) == 0
+    try:
+        _, rest = server.process.communicate(timeout=30)
+    finally:
+        if server.process.poll() is None:
+            server.process.kill()
+            server.process.communicate()
+    assert server.process.returncode == 0
+    assert "stopped" in rest
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
