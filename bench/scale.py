@@ -27,6 +27,7 @@ from client.client import ChokepointClient
 RESULTS = REPO / "bench" / "scale-results.md"
 LIMITS = ("--max-graph-companies", "20000000", "--max-graph-links", "100000000")
 GIB = 1024**3
+SETTLE_SECONDS = 2
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,11 @@ def run(companies: int, seed: int, workdir: Path) -> tuple[list[Step], int]:
         steps.append(_step("ExplainExposure", time.perf_counter() - started, process.pid))
     stop(process)
     process, _, served_s = start_server(store, *LIMITS)
+    time.sleep(SETTLE_SECONDS)
+    if process.poll() is not None:  # it must still be serving
+        _, rest = process.communicate()
+        msg = f"the restarted server exited with code {process.returncode}: {rest[-2000:]}"
+        raise RuntimeError(msg)
     steps.append(_step("restart: serving again", served_s, process.pid))
     stop(process)
     return steps, result.link_count
@@ -93,7 +99,7 @@ def run(companies: int, seed: int, workdir: Path) -> tuple[list[Step], int]:
 
 def _step(name: str, seconds: float, pid: int) -> Step:
     peak = _peak_bytes(pid)
-    time.sleep(2)  # the allocator returns pages unused for a second (server/allocator.py)
+    time.sleep(SETTLE_SECONDS)  # the allocator returns pages unused for a second (server/allocator.py)
     return Step(name, seconds, peak, rss_bytes(pid))
 
 
