@@ -75,7 +75,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
         return None
     level = _levels(component, rows, indices)[component]
     # The order is kept per graph version: its arrays take scipy's smallest index type (int32 below 2**31 links).
-    index_type = sp.get_index_dtype(maxval=indices.size + 1)
+    index_type = sp.get_index_dtype(maxval=max(count, indices.size + 1))
     order = np.lexsort((component, level)).astype(index_type)
     position = np.empty(count, dtype=index_type)
     position[order] = np.arange(count)
