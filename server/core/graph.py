@@ -158,15 +158,15 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
         version=version,
         companies=companies,
         links=links,
-        inbound_indptr=_indptr(buyers, count),
+        inbound_indptr=row_pointers(buyers, count),
         outbound_order=outbound_order,
-        outbound_indptr=_indptr(suppliers, count),
+        outbound_indptr=row_pointers(suppliers, count),
         material_tags=frozenset(taxonomy["tag"].to_list()),
     )
 
 
-def _indptr(sorted_or_not: np.ndarray, count: int) -> np.ndarray:
-    """CSR row pointers from each link's row company: counts per company, cumulated."""
+def row_pointers(rows: np.ndarray, count: int) -> np.ndarray:
+    """CSR row pointers for entries sorted by row (`rows`: each entry's row, in [0, count)): counts, cumulated."""
     indptr = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(sorted_or_not, minlength=count), out=indptr[1:])
+    np.cumsum(np.bincount(rows, minlength=count), out=indptr[1:])
     return indptr

@@ -24,11 +24,13 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph
+from server.core.graph import Graph, row_pointers
 from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
 MAX_TIERS = 64
+# A company passing on at least this share of what it receives (row sum of M) passes on everything: rounding.
+PASSES_EVERYTHING = 1.0 - 1e-12
 DIRECT_SOLVE_LIMIT = 5_000  # companies: sparse LU below this, GCROT above (LU fill-in grows fast on big graphs)
 
 
@@ -76,15 +78,17 @@ def propagate(
     indices, indptr, entry = graph.derived("supplier_pattern", _supplier_pattern)
     weights = np.bincount(entry, weights=shares * carry, minlength=indices.size)
     matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
-    # Links are sorted by buyer, so their buyers' counts give the row pointers of the link-gathering matrix.
-    picked = np.arange(shares.size) if links is None else links
-    gathered = np.zeros(count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(graph.buyer_array[picked], minlength=count), out=gathered[1:])
-    gather = sp.csr_array((shares[picked], np.arange(picked.size), gathered), shape=(count, picked.size))
+    # Links are sorted by buyer, so the gathering matrix's row pointers are the graph's inbound ones, or those of
+    # the picked links' buyers.
+    if links is None:
+        gather = sp.csr_array((shares, np.arange(shares.size), graph.inbound_indptr), shape=(count, shares.size))
+    else:
+        pointers = row_pointers(graph.buyer_array[links], count)
+        gather = sp.csr_array((shares[links], np.arange(links.size), pointers), shape=(count, links.size))
     term = np.asarray(gather @ columns, dtype=np.float64)
     tier1 = term.copy()
     if count > DIRECT_SOLVE_LIMIT:
-        order = graph.derived("supply_order", _supply_order)
+        order = supply_order_of(graph)
         if order is not None:
             tier2 = np.asarray(matrix @ tier1)
             rest = _sweep(order, weights, np.asarray(matrix @ tier2), check=check)
@@ -112,6 +116,11 @@ def _propagation(
     if single:
         return Propagation(total[:, 0], tier1[:, 0], tier2[:, 0], rest[:, 0], tiers, converged)
     return Propagation(total, tier1, tier2, rest, tiers, converged)
+
+
+def supply_order_of(graph: Graph) -> SupplyOrder | None:
+    """The graph's supply order (supply_order.py), built once per version from its links' input shares."""
+    return graph.derived("supply_order", _supply_order)
 
 
 def _supply_order(graph: Graph) -> SupplyOrder | None:
@@ -167,7 +176,7 @@ def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> Callable[[np.
     size = clusters.rows.size
     inner = values[clusters.entries]
     passed = np.bincount(clusters.local_rows, weights=inner, minlength=size)
-    closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < 1.0 - 1e-12) == 0
+    closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
     closed = closed_cluster[clusters.cluster_of_row]
     keep = ~closed[clusters.local_rows]
     operator = sp.identity(size, format="csc") - sp.csc_array(
@@ -192,9 +201,7 @@ def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     first = np.ones(buyers.size, dtype=bool)
     first[1:] = (buyers[1:] != buyers[:-1]) | (suppliers[1:] != suppliers[:-1])
     entry = np.cumsum(first) - 1
-    indptr = np.zeros(graph.company_count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(buyers[first], minlength=graph.company_count), out=indptr[1:])
-    return suppliers[first], indptr, entry
+    return suppliers[first], row_pointers(buyers[first], graph.company_count), entry
 
 
 def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) -> tuple[np.ndarray, bool]:
@@ -239,7 +246,7 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
 def _leaky(matrix: sp.csr_array, *, check: Check) -> np.ndarray:
     """Companies that pass on less than everything, or buy (at any depth) from one that does."""
     row_sums = np.asarray(matrix.sum(axis=1)).ravel()
-    return _reaching(matrix, row_sums < 1.0 - 1e-12, check=check)
+    return _reaching(matrix, row_sums < PASSES_EVERYTHING, check=check)
 
 
 def _reaching(matrix: sp.csr_array, start: np.ndarray, *, check: Check) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph
+from server.core.graph import Graph, row_pointers
 from server.core.link_policy import evaluate_links, graph_signatures
 from server.core.policy import PolicySet
 from server.core.propagation import Propagation, input_shares, propagate
@@ -50,7 +50,6 @@ LEVELS = ((60.0, "critical"), (40.0, "high"), (20.0, "medium"), (0.0, "low"))
 # One byte per company instead of a 16-byte string view; categories in rising order.
 LEVEL = pl.Enum([name for _, name in reversed(LEVELS)])
 LinkColumn = Literal["w", "hazard", "tariff_rate", "damping", "pass_through"]
-SIGNATURE_COLUMNS = ("hazard", "tariff_rate", "control_id", "control_country", "tariff_ids")
 
 
 @dataclass(frozen=True)
@@ -157,7 +156,6 @@ def score_graph(
     rate = links.values("tariff_rate")
     link_damping = links.values("damping")
     carry_through = links.values("pass_through")
-    control_country = signatures["control_country"].gather(link_signature)
     base = reuse if reuse is not None and reuse.graph_version == graph.version else None
     if base is not None and _same_inputs(
         base.links, links, columns=("hazard", "control_country"), parameters=("damping_default", "damping_override")
@@ -167,7 +165,7 @@ def score_graph(
         by_country, country_rows = base.by_country, base.country_rows
     else:
         disruption, by_material, material_rows, by_country, country_rows = _disruption_family(
-            graph, hazard, link_damping * (1.0 - hazard), control_country, shares=shares, check=check
+            graph, links, hazard, link_damping * (1.0 - hazard), check=check
         )
     if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
         tariff = _stored(base.companies, "tariff", converged=base.tariff_converged)
@@ -243,13 +241,7 @@ def _with_default(category: np.ndarray, default: float) -> np.ndarray:
 
 
 def _disruption_family(
-    graph: Graph,
-    hazard: np.ndarray,
-    carry: np.ndarray,
-    control_country: pl.Series,
-    *,
-    shares: np.ndarray,
-    check: Check,
+    graph: Graph, links: LinkInputs, hazard: np.ndarray, carry: np.ndarray, *, check: Check
 ) -> tuple[Propagation, pl.DataFrame, np.ndarray, pl.DataFrame, np.ndarray]:
     """X with its tiers, and its breakdowns by material and by controlling country: one propagation of the
     block [h, h restricted to each material, h restricted to each country], which share one matrix."""
@@ -257,14 +249,14 @@ def _disruption_family(
     exposed = np.flatnonzero(hazard > 0)
     direct = hazard[exposed]
     materials = [m for m in sorted(graph.material_tags) if np.any(graph.carries(m)[exposed])]
-    country_of_exposed = control_country.gather(exposed)
+    country_of_exposed = links.signatures["control_country"].gather(links.link_signature[exposed])
     countries = sorted(c for c in country_of_exposed.unique().to_list() if c)
     block = np.column_stack(
         [direct]
         + [direct * graph.carries(m)[exposed] for m in materials]
         + [direct * (country_of_exposed == c).fill_null(False).to_numpy() for c in countries]
     )
-    result = propagate(graph, block, carry, shares=shares, links=exposed, check=check)
+    result = propagate(graph, block, carry, shares=links.shares, links=exposed, check=check)
     disruption = Propagation(
         result.total[:, 0],
         result.tier1[:, 0],
@@ -324,6 +316,4 @@ def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray
             "disruption": values[rows, columns],
         }
     )
-    pointers = np.zeros(values.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(rows, minlength=values.shape[0]), out=pointers[1:])
-    return table, pointers
+    return table, row_pointers(rows, values.shape[0])

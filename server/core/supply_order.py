@@ -23,6 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from server.core.graph import row_pointers
+
 STRONG_SHARES = (0.1, 0.2, 0.3, 0.5)
 CLUSTER_LIMIT = 5_000  # companies in one tight loop: its sparse LU stays small
 
@@ -86,8 +88,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     ordered_rows = np.repeat(np.arange(count, dtype=np.int64), np.diff(permuted.indptr))
     cluster = component[order]
     intra = cluster[ordered_rows] == cluster[permuted.indices]
-    level_starts = np.zeros(int(level.max()) + 2, dtype=np.int64)
-    np.cumsum(np.bincount(level, minlength=level_starts.size - 1), out=level_starts[1:])
+    level_starts = row_pointers(level, int(level.max()) + 1)
     return SupplyOrder(
         order=order,
         position=position,

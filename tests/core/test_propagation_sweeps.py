@@ -14,21 +14,31 @@ import pytest
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from graphs.generate import generate_graph
+from graphs.generate import GeneratedGraph, generate_graph
 from server.core.graph import Graph, build_graph
-from server.core.propagation import DIRECT_SOLVE_LIMIT, MAX_TIERS, TOLERANCE, input_shares, propagate
-from server.core.supply_order import SupplyOrder, supply_order
+from server.core.propagation import (
+    DIRECT_SOLVE_LIMIT,
+    MAX_TIERS,
+    TOLERANCE,
+    input_shares,
+    propagate,
+    supply_order_of,
+)
 from server.core.taxonomy import load_taxonomy
 from server.core.validation import RowSource, validate_companies, validate_links
 
 COMPANIES = DIRECT_SOLVE_LIMIT + 3_000
 
 
+@cache
+def frames() -> GeneratedGraph:
+    return generate_graph(companies=COMPANIES, seed=11)
+
+
 def generated(extra_links: pl.DataFrame | None = None) -> Graph:
     """A generated graph (layers, peers, scrap flowing back, tight loops) with `extra_links` appended."""
-    frames = generate_graph(companies=COMPANIES, seed=11)
-    links = frames.links if extra_links is None else pl.concat([frames.links, extra_links])
-    companies = validate_companies(frames.companies, source=RowSource("companies"))
+    links = frames().links if extra_links is None else pl.concat([frames().links, extra_links])
+    companies = validate_companies(frames().companies, source=RowSource("companies"))
     table = validate_links(links, source=RowSource("links"), company_ids=companies["company_id"])
     return build_graph(companies, table, version=1, taxonomy=load_taxonomy())
 
@@ -46,19 +56,6 @@ def exact(graph: Graph, direct: np.ndarray, carry: np.ndarray) -> np.ndarray:
     given = np.bincount(graph.buyer_array, weights=shares * direct, minlength=count)
     solved: np.ndarray = spla.spsolve(sp.identity(count, format="csc") - matrix, given)
     return solved
-
-
-def order_of(graph: Graph) -> SupplyOrder:
-    shares = input_shares(graph)
-    first = np.ones(graph.link_count, dtype=bool)
-    buyers, suppliers = graph.buyer_array, graph.supplier_array
-    first[1:] = (buyers[1:] != buyers[:-1]) | (suppliers[1:] != suppliers[:-1])
-    pair = np.cumsum(first) - 1
-    indptr = np.zeros(graph.company_count + 1, dtype=np.int64)
-    np.cumsum(np.bincount(buyers[first], minlength=graph.company_count), out=indptr[1:])
-    order = supply_order(suppliers[first], indptr, np.bincount(pair, weights=shares))
-    assert order is not None
-    return order
 
 
 @pytest.mark.parametrize("carry_value", [0.9, 1.0])
@@ -89,7 +86,8 @@ def test_sweeps_solve_every_column_of_a_block_alike() -> None:
 
 def test_the_order_puts_every_strong_link_forward_and_levels_follow_the_forward_links() -> None:
     graph = plain()
-    order = order_of(graph)
+    order = supply_order_of(graph)
+    assert order is not None
     assert np.array_equal(np.sort(order.order), np.arange(graph.company_count))
     assert np.array_equal(order.order[order.position], np.arange(graph.company_count))
     level = np.repeat(np.arange(order.levels), np.diff(order.level_starts))[order.position]
@@ -109,15 +107,14 @@ def test_the_order_puts_every_strong_link_forward_and_levels_follow_the_forward_
 def closed_loop(*, exposed: bool) -> tuple[Graph, np.ndarray, np.ndarray]:
     """The generated graph plus two mines that buy only from each other; a duty on one of their links if
     `exposed`, and on one ordinary link either way; and which links form the loop."""
-    frames = generate_graph(companies=COMPANIES, seed=11)
-    first, second = sorted(set(frames.companies["company_id"]) - set(frames.links["buyer_id"]))[:2]
+    first, second = sorted(set(frames().companies["company_id"]) - set(frames().links["buyer_id"]))[:2]
     loop = pl.DataFrame(
         {"supplier_id": [first, second], "buyer_id": [second, first], "hs_code": ["260111", "260111"]}
     ).with_columns(
         pl.lit(1_000.0).alias("annual_value_usd"),
         *(pl.lit(None, dtype=pl.String).alias(name) for name in ("origin_country", "route", "tags")),
     )
-    graph = generated(loop.select(frames.links.columns))
+    graph = generated(loop.select(frames().links.columns))
     ids = graph.companies["company_id"]
     pair = np.isin(graph.supplier_array, [ids.index_of(first), ids.index_of(second)])
     in_loop = pair & np.isin(graph.buyer_array, [ids.index_of(first), ids.index_of(second)])
