@@ -8,7 +8,6 @@ so a crash before that COMMIT leaves an orphan that the next open removes. Files
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import zlib
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import Final
 
 import polars as pl
 
+from server.core.durable import fsync_directory, fsync_file
 from server.core.errors import StoreCorruptError
 from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
 
@@ -65,7 +65,7 @@ def write_snapshot(root: Path, name: str, companies: pl.DataFrame, links: pl.Dat
     that never committed) is replaced."""
     if not root.is_dir():
         root.mkdir()
-        _fsync_directory(root.parent)
+        fsync_directory(root.parent)
     staging = root / (name + STAGING_SUFFIX)
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
@@ -73,11 +73,11 @@ def write_snapshot(root: Path, name: str, companies: pl.DataFrame, links: pl.Dat
         _write_table(staging / file, table)
         for file, table in zip(_TABLES, (companies, links), strict=True)  # same order as _TABLES
     )
-    _fsync_directory(staging)
+    fsync_directory(staging)
     target = root / name
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    _fsync_directory(root)
+    fsync_directory(root)
     return Snapshot(name, files)
 
 
@@ -112,21 +112,21 @@ def copy_snapshot(source_root: Path, snapshot: Snapshot, target_root: Path) -> N
         shutil.copytree(source_root / snapshot.name, staging)
         for file in snapshot.files:
             _check_file(staging / file.name, file)  # the source may have gone (a newer snapshot replaced it) mid-copy
-            _fsync_file(staging / file.name)
+            fsync_file(staging / file.name)
     except (OSError, StoreCorruptError) as error:
         shutil.rmtree(staging, ignore_errors=True)
         if isinstance(error, StoreCorruptError):
             raise
         msg = f"snapshot {source_root / snapshot.name} could not be copied ({error})"
         raise StoreCorruptError(msg) from error
-    _fsync_directory(staging)
+    fsync_directory(staging)
     staging.rename(target_root / snapshot.name)
-    _fsync_directory(target_root)
+    fsync_directory(target_root)
 
 
 def _write_table(path: Path, table: pl.DataFrame) -> SnapshotFile:
     table.write_parquet(path, compression=CODEC, compression_level=CODEC_LEVEL, statistics=False)
-    _fsync_file(path)
+    fsync_file(path)
     size, crc = _digest(path)
     return SnapshotFile(path.name, size, crc, table.height)
 
@@ -165,16 +165,3 @@ def _digest(path: Path) -> tuple[int, int]:
             size += len(chunk)
             crc = zlib.crc32(chunk, crc)
     return size, crc
-
-
-def _fsync_file(path: Path) -> None:
-    with path.open("rb+") as handle:
-        os.fsync(handle.fileno())
-
-
-def _fsync_directory(path: Path) -> None:
-    directory = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)

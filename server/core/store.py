@@ -16,7 +16,6 @@ by a lock; readers never wait.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import sys
 import threading
@@ -33,6 +32,7 @@ from server.core import edits, journal
 from server.core.applied_requests import SCHEMA as APPLIED_REQUESTS_SCHEMA
 from server.core.applied_requests import record_result, recorded_result
 from server.core.cancellation import Check, never_cancelled
+from server.core.durable import fsync_directory, fsync_file
 from server.core.errors import (
     FailedPreconditionError,
     InvalidArgumentError,
@@ -389,14 +389,9 @@ def _create(path: Path) -> None:
         connection.execute("INSERT INTO meta VALUES ('graph_version', '0')")
     finally:
         connection.close()
-    with staging.open("rb+") as handle:
-        os.fsync(handle.fileno())
+    fsync_file(staging)
     staging.replace(path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    fsync_directory(path.parent)
 
 
 def _upgrade(connection: sqlite3.Connection, path: Path) -> None:
