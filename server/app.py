@@ -26,6 +26,7 @@ from server.rpc.auth import WRITE_METHODS, AuthInterceptor
 from server.rpc.errors import ErrorInterceptor
 from server.rpc.exposure_servicer import ExposureServicer
 from server.rpc.graph_servicer import GraphServicer
+from server.rpc.handlers import add_servicer
 from server.rpc.limits import Limits
 from server.rpc.observability import ObservabilityInterceptor
 from server.rpc.policy_servicer import PolicyServicer
@@ -84,12 +85,19 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     )
     limits = limits_of(config)
     idle = config.upload_idle_seconds
-    graph_pb2_grpc.add_GraphServiceServicer_to_server(GraphServicer(store, limits, upload_idle_seconds=idle), server)
-    policy_pb2_grpc.add_PolicyServiceServicer_to_server(PolicyServicer(policy, store.taxonomy, limits), server)
+    add_servicer(
+        graph_pb2_grpc.add_GraphServiceServicer_to_server,
+        GraphServicer(store, limits, upload_idle_seconds=idle),
+        server,
+    )
+    add_servicer(
+        policy_pb2_grpc.add_PolicyServiceServicer_to_server, PolicyServicer(policy, store.taxonomy, limits), server
+    )
     scores: LruCache[Any, Scores] = LruCache(capacity=SCORE_TABLES)
     origins: LruCache[Any, OriginShares] = LruCache(capacity=ORIGIN_ANSWERS)
     answers: LruCache[Any, bytes] = LruCache(capacity=SCORE_ANSWERS)
-    exposure_pb2_grpc.add_ExposureServiceServicer_to_server(
+    add_servicer(
+        exposure_pb2_grpc.add_ExposureServiceServicer_to_server,
         ExposureServicer(
             store, policy, limits, scores=scores, origins=origins, answers=answers, upload_idle_seconds=idle
         ),

@@ -1,4 +1,5 @@
-"""Method handlers wrapped once per method by the interceptors, and answers that are already serialized bytes."""
+"""Method handlers: registered so that answers already serialized (bytes) go out as they are, and wrapped once per
+method by the interceptors."""
 
 from __future__ import annotations
 
@@ -47,27 +48,56 @@ class MethodInterceptor(grpc.ServerInterceptor):  # type: ignore[type-arg]
         return handler
 
 
+def add_servicer(add_to_server: Callable[[Any, Any], None], servicer: object, server: grpc.Server) -> None:
+    """Register `servicer` through its generated `add_*_to_server`, each method's response serializer sending an
+    answer the servicer already serialized (bytes, e.g. a cached ScoreCompany answer) as it is."""
+    add_to_server(servicer, _PassingBytesRegistration(server))
+
+
 def replace_behaviour(handler: Handler, wrap: Callable[[Behaviour], Behaviour]) -> Handler:
-    """A handler of the same kind whose behaviour is `wrap(behaviour)`; its serializer sends a behaviour's answer as
-    it is when the behaviour already serialized it (bytes, e.g. a cached ScoreCompany answer)."""
-    serializers = {
-        "request_deserializer": handler.request_deserializer,
-        "response_serializer": _passing_bytes(handler.response_serializer),
-    }
+    """A handler of the same kind and (de)serializers whose behaviour is `wrap(behaviour)`."""
+    return _rebuilt(handler, wrap(_behaviour(handler)), response_serializer=handler.response_serializer)
+
+
+def _behaviour(handler: Handler) -> Behaviour:
+    behaviour = handler.unary_unary or handler.unary_stream or handler.stream_unary or handler.stream_stream
+    assert behaviour is not None  # one of the four is always set
+    return behaviour
+
+
+def _rebuilt(handler: Handler, behaviour: Behaviour, *, response_serializer: Callable[[Any], bytes] | None) -> Handler:
+    serializers = {"request_deserializer": handler.request_deserializer, "response_serializer": response_serializer}
     if handler.unary_unary:
-        return grpc.unary_unary_rpc_method_handler(wrap(handler.unary_unary), **serializers)
+        return grpc.unary_unary_rpc_method_handler(behaviour, **serializers)
     if handler.unary_stream:
-        return grpc.unary_stream_rpc_method_handler(wrap(handler.unary_stream), **serializers)
+        return grpc.unary_stream_rpc_method_handler(behaviour, **serializers)
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary), **serializers)
-    assert handler.stream_stream is not None  # one of the four is always set
-    return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream), **serializers)
+        return grpc.stream_unary_rpc_method_handler(behaviour, **serializers)
+    return grpc.stream_stream_rpc_method_handler(behaviour, **serializers)
 
 
-def _passing_bytes(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:
-    if serializer is None or isinstance(serializer, _PassingBytes):  # wrapped once, however many layers rebuild
-        return serializer
-    return _PassingBytes(serializer)
+class _PassingBytesRegistration:
+    """What generated `add_*_to_server` code sees as the server: it registers each method handler with a response
+    serializer that passes bytes through. The generated code hands the same handlers to both calls; they are
+    registered once, from the second."""
+
+    def __init__(self, server: grpc.Server) -> None:
+        self._server = server
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: dict[str, Handler]) -> None:
+        passing = {name: _passing(handler) for name, handler in handlers.items()}
+        self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, passing),))
+        # Not in grpc-stubs; the generated code calls it too: registered methods skip a lookup per call.
+        self._server.add_registered_method_handlers(service, passing)  # type: ignore[attr-defined]
+
+
+def _passing(handler: Handler) -> Handler:
+    serializer = handler.response_serializer
+    passing = None if serializer is None else _PassingBytes(serializer)
+    return _rebuilt(handler, _behaviour(handler), response_serializer=passing)
 
 
 class _PassingBytes:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import grpc
 import polars as pl
@@ -14,7 +17,12 @@ from polars.testing import assert_frame_equal
 
 from client.client import ChokepointClient, Company, SupplyLink
 from client.errors import InvalidArgumentError, NotFoundError, decode_error
-from server.config import DEFAULT_SEED_GRAPH
+from server.app import limits_of
+from server.config import DEFAULT_SEED_GRAPH, Config
+from server.core.caches import LruCache
+from server.core.seeding import open_policy_store, open_store
+from server.rpc.exposure_servicer import ExposureServicer
+from server.rpc.handlers import add_servicer
 from tests.conftest import RunningServer, ServeFactory
 
 DAY = "2026-01-15"
@@ -284,3 +292,36 @@ def test_supplier_rows_from_any_arrow_writer_score_as_the_client_sends_them(
     assert [(e.row, e.column) for e in answers[0].errors] == [(2, "supplier_id")]
     assert answers[-1].summary.rows_scored == expected.summary.rows_scored == 2
     assert answers[-1].summary.disruption == expected.summary.disruption
+
+
+def test_a_cached_score_answer_goes_out_as_its_bytes_without_any_interceptor(tmp_path: Path) -> None:
+    # ScoreCompany answers a cache hit with the serialized bytes; sending them as they are is the registration's
+    # doing (`add_servicer`), not a side effect of an interceptor rebuilding the handler: a bare server serves it.
+    store = open_store(tmp_path, seed_graph=DEFAULT_SEED_GRAPH)
+    policy = open_policy_store(tmp_path)
+    answers: LruCache[Any, bytes] = LruCache(capacity=10)
+    servicer = ExposureServicer(
+        store,
+        policy,
+        limits_of(Config()),
+        scores=LruCache(capacity=2),
+        origins=LruCache(capacity=10),
+        answers=answers,
+        upload_idle_seconds=60.0,
+    )
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
+    add_servicer(exposure_pb2_grpc.add_ExposureServiceServicer_to_server, servicer, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = exposure_pb2_grpc.ExposureServiceStub(channel)
+            request = exposure_pb2.ScoreCompanyRequest(company_id="US-MOTOR-1", as_of_date=DAY)
+            first, again = stub.ScoreCompany(request, timeout=60), stub.ScoreCompany(request, timeout=60)
+    finally:
+        server.stop(None).wait()
+        policy.close()
+        store.close()
+    assert answers.hits == 1
+    assert again == first
+    assert first.score.company_id == "US-MOTOR-1"
