@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import AS_OF
-from bench.server_process import REPO, rss_bytes, start_server, stop
+from bench.server_process import REPO, peak_rss_bytes, rss_bytes, start_server, stop
 from client.client import ChokepointClient
 
 RESULTS = REPO / "bench" / "scale-results.md"
@@ -98,14 +97,9 @@ def run(companies: int, seed: int, workdir: Path) -> tuple[list[Step], int]:
 
 
 def _step(name: str, seconds: float, pid: int) -> Step:
-    peak = _peak_bytes(pid)
+    peak = peak_rss_bytes(pid)
     time.sleep(SETTLE_SECONDS)  # the allocator returns pages unused for a second (server/allocator.py)
     return Step(name, seconds, peak, rss_bytes(pid))
-
-
-def _peak_bytes(pid: int) -> int:
-    status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
 
 def _memory_bytes() -> int:

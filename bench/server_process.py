@@ -45,8 +45,18 @@ def _drain(process: subprocess.Popen[str]) -> None:
 
 
 def rss_bytes(pid: int) -> int:
+    """Resident memory now."""
+    return _status_bytes(pid, "VmRSS")
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """The process's resident high-water mark so far."""
+    return _status_bytes(pid, "VmHWM")
+
+
+def _status_bytes(pid: int, field: str) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
+    return int(re.search(rf"{field}:\s+(\d+) kB", status).group(1)) * 1024  # type: ignore[union-attr]
 
 
 def stop(process: subprocess.Popen[str]) -> None:
