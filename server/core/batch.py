@@ -19,7 +19,7 @@ import polars as pl
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import INDEX, Graph
-from server.core.link_policy import evaluate_signatures
+from server.core.link_policy import carries, evaluate_signatures
 from server.core.lookthrough import origin_shares
 from server.core.policy import PolicySet
 from server.core.scores import Scores, damping_of_tags
@@ -296,7 +296,7 @@ def look_through_china_share(
     traced = []
     for supplier, material, _ in pairs.iter_rows():
         start, end = int(graph.inbound_indptr[supplier]), int(graph.inbound_indptr[supplier + 1])
-        if graph.carries(material)[start:end].any():
+        if carries(graph, material, slice(start, end)).any():
             shares_of = origin_shares(graph, supplier, material, check=check)
             traced.append((supplier, material, shares_of.look_through.get("CN", 0.0)))
     shares = pl.DataFrame(

@@ -74,18 +74,6 @@ class Graph:
         """Each link's effective origin as its `COUNTRY` code (an index into `COUNTRY_NAMES`)."""
         return self.links["effective_origin_country"].to_physical().to_numpy()
 
-    def carries(self, tag: str) -> np.ndarray:
-        """Per link: does it carry `tag` (derived or user)? Cached per tag for this version."""
-        return memoised(
-            self,
-            ("carries", tag),
-            lambda: (
-                self.links.select(pl.col("derived_tags").list.contains(tag) | pl.col("tags").list.contains(tag))
-                .to_series()
-                .to_numpy()
-            ),
-        )
-
     def derived(self, key: str, compute: Callable[[Graph], T]) -> T:
         """`compute(self)`, once per version: tables the scoring derives from the graph alone (shipment
         signatures, input shares) are shared by every scenario and date. Two first callers may both compute it;

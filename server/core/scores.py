@@ -21,7 +21,7 @@ import polars as pl
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, row_pointers
-from server.core.link_policy import evaluate_links, graph_signatures
+from server.core.link_policy import carries, evaluate_links, graph_signatures
 from server.core.policy import PolicySet
 from server.core.propagation import Propagation, input_shares, propagate
 
@@ -248,12 +248,13 @@ def _disruption_family(
     # Only exposed links have a direct term: the block holds their rows alone (7% of the links at 1M companies).
     exposed = np.flatnonzero(hazard > 0)
     direct = hazard[exposed]
-    materials = [m for m in sorted(graph.material_tags) if np.any(graph.carries(m)[exposed])]
+    carried = {m: carries(graph, m, exposed) for m in sorted(graph.material_tags)}
+    materials = [m for m, mask in carried.items() if mask.any()]
     country_of_exposed = links.signatures["control_country"].gather(links.link_signature[exposed])
     countries = sorted(c for c in country_of_exposed.unique().to_list() if c)
     block = np.column_stack(
         [direct]
-        + [direct * graph.carries(m)[exposed] for m in materials]
+        + [direct * carried[m] for m in materials]
         + [direct * (country_of_exposed == c).fill_null(False).to_numpy() for c in countries]
     )
     result = propagate(graph, block, carry, shares=links.shares, links=exposed, check=check)

@@ -9,6 +9,7 @@ import numpy as np
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
+from server.core.link_policy import carries
 
 MAX_DEPTH = 12
 MAX_LINKS = 200_000
@@ -44,7 +45,7 @@ def collect_upstream(
         check()
         level = _ranges(graph.inbound_indptr[frontier], graph.inbound_indptr[frontier + 1])
         if material is not None and level.size:
-            level = level[graph.carries(material)[level]]
+            level = level[carries(graph, material, level)]
         rows.append(level)
         depths.append(np.full(level.size, depth))
         if sum(part.size for part in rows) > MAX_LINKS:
