@@ -200,7 +200,8 @@ def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     buyers, suppliers = graph.buyer_array, graph.supplier_array
     first = np.ones(buyers.size, dtype=bool)
     first[1:] = (buyers[1:] != buyers[:-1]) | (suppliers[1:] != suppliers[:-1])
-    entry = np.cumsum(first) - 1
+    # Kept per graph version: the entry numbers in scipy's smallest index type (int32 below 2**31 links).
+    entry = (np.cumsum(first) - 1).astype(sp.get_index_dtype(maxval=buyers.size))
     return suppliers[first], row_pointers(buyers[first], graph.company_count), entry
 
 
