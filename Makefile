@@ -11,7 +11,7 @@ N ?= 100000
 SEED ?= 0
 OUT ?= .chokepoint/graphs/n$(N)
 
-.PHONY: setup proto run test lint pytest bench bench-scale graph certs clean
+.PHONY: setup proto run test lint pytest bench bench-scale bench-ceiling graph certs clean
 
 setup: $(STAMP) proto
 
@@ -49,6 +49,11 @@ bench: setup
 # Issue 7's scale check: 10M companies / ~50M links through the real service (many minutes; bench/scale-results.md).
 bench-scale: setup
 	$(BIN)/python -m bench.scale $(ARGS)
+
+# What a Python gRPC server can answer at all on this machine, under a C load generator (needs h2load: Debian
+# package nghttp2-client); results in bench/ceiling-results.md.
+bench-ceiling: setup
+	$(BIN)/python -m bench.ceiling $(ARGS)
 
 graph: setup
 	$(BIN)/python -m graphs.generate --companies $(N) --seed $(SEED) --out $(OUT)
