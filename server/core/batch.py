@@ -157,7 +157,7 @@ def match_suppliers(graph: Graph, rows: pl.DataFrame) -> pl.DataFrame:
     matched = rows.with_columns(by_id.alias("_by_id"), pl.lit(None, dtype=INDEX).alias("_by_name"))
     by_name_needed = matched["_by_id"].is_null() & matched["supplier_name"].is_not_null()
     if by_name_needed.any():
-        by_name = graph.derived("companies_by_name", _companies_by_name)
+        by_name = graph.structural("companies_by_name", _companies_by_name)
         named = (
             matched.select(normalise_name(pl.col("supplier_name")).alias("_name"), pl.col("country").alias("_country"))
             .join(by_name, on=["_name", "_country"], how="left", maintain_order="left")

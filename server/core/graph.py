@@ -6,15 +6,15 @@ reader holding a `Graph` always sees one consistent version.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TypeVar
 
 import numpy as np
 import polars as pl
 
-from server.core.memo import memoised
+from server.core.memo import MEMO_ATTRIBUTE, memoised
 from server.core.schema import COMPANY_SCHEMA, LINK_SCHEMA
 from server.core.taxonomy import flag_transshipment, tag_hs_codes
 from server.core.validation import COUNTRY_CODES
@@ -25,6 +25,7 @@ INDEX = pl.Int32
 COUNTRY = pl.Enum(sorted(COUNTRY_CODES))
 COUNTRY_NAMES = tuple(COUNTRY.categories.to_list())
 T = TypeVar("T")
+_STRUCTURAL = "structural"  # first part of the memo key of a `Graph.structural` value
 
 
 @dataclass(frozen=True)
@@ -75,10 +76,28 @@ class Graph:
         return self.links["effective_origin_country"].to_physical().to_numpy()
 
     def derived(self, key: str, compute: Callable[[Graph], T]) -> T:
-        """`compute(self)`, once per version: tables the scoring derives from the graph alone (shipment
-        signatures, input shares) are shared by every scenario and date. Two first callers may both compute it;
-        both get an equal value."""
+        """`compute(self)`, once per version: tables the scoring derives from the graph alone (input shares, the
+        supply order) are shared by every scenario and date. Two first callers may both compute it; both get an
+        equal value."""
         return memoised(self, key, lambda: compute(self))
+
+    def structural(self, key: Hashable, compute: Callable[[Graph], T]) -> T:
+        """Like `derived`, for what depends only on which links exist and what they carry (everything but their
+        values: shipment signatures, material masks, the matrix pattern): kept by `revalued` versions."""
+        return memoised(self, (_STRUCTURAL, key), lambda: compute(self))
+
+    def revalued(self, values: np.ndarray, *, version: int) -> Graph:
+        """This graph with new link values (`values`, per row of `links`) as version `version`: what `build_graph`
+        makes of the same tables after a write that only re-values links, without rebuilding, and keeping the
+        structural caches."""
+        graph = replace(
+            self, version=version, links=self.links.with_columns(pl.Series("annual_value_usd", values, pl.Float64))
+        )
+        # A copy first: queries may add values to this version meanwhile.
+        memo = dict(self.__dict__.get(MEMO_ATTRIBUTE, {}))
+        kept = {key: value for key, value in memo.items() if isinstance(key, tuple) and key[:1] == (_STRUCTURAL,)}
+        graph.__dict__[MEMO_ATTRIBUTE] = kept
+        return graph
 
     def company_index(self, company_id: str) -> int | None:
         """The `idx` of a company, or None; a binary search over the sorted ids."""

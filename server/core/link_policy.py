@@ -13,7 +13,6 @@ import numpy as np
 import polars as pl
 
 from server.core.graph import Graph
-from server.core.memo import memoised
 from server.core.policy import ExportControl, PolicySet, TariffAuthority
 from server.core.taxonomy import TRANSSHIPMENT
 
@@ -48,8 +47,8 @@ def carries(graph: Graph, tag: str, rows: slice | np.ndarray) -> np.ndarray:
     and gathered for the rows asked: per-link masks cost one byte a link per tag (95 MiB for 19 tags at 5M links).
     """
     signatures, link_signature = graph_signatures(graph)
-    mask: np.ndarray = memoised(
-        graph, ("carries", tag), lambda: signatures["tags"].list.contains(tag).fill_null(False).to_numpy(writable=False)
+    mask: np.ndarray = graph.structural(
+        ("carries", tag), lambda _: signatures["tags"].list.contains(tag).fill_null(False).to_numpy(writable=False)
     )
     carried: np.ndarray = mask[link_signature[rows]]
     return carried
@@ -64,7 +63,7 @@ def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> 
 def graph_signatures(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
     """The graph's distinct shipment signatures (the columns of `shipment_signatures`, numbered by `shipment`)
     and each link's signature number; derived once per graph version."""
-    return graph.derived("shipments", _distinct_shipments)
+    return graph.structural("shipments", _distinct_shipments)
 
 
 def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:

@@ -75,7 +75,7 @@ def propagate(
     single = direct.ndim == 1
     columns = direct.reshape(-1, 1) if single else direct
     count = graph.company_count
-    indices, indptr, entry = graph.derived("supplier_pattern", _supplier_pattern)
+    indices, indptr, entry = graph.structural("supplier_pattern", _supplier_pattern)
     weights = np.bincount(entry, weights=shares * carry, minlength=indices.size)
     matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
     # Links are sorted by buyer, so the gathering matrix's row pointers are the graph's inbound ones, or those of
@@ -124,7 +124,7 @@ def supply_order_of(graph: Graph) -> SupplyOrder | None:
 
 
 def _supply_order(graph: Graph) -> SupplyOrder | None:
-    indices, indptr, entry = graph.derived("supplier_pattern", _supplier_pattern)
+    indices, indptr, entry = graph.structural("supplier_pattern", _supplier_pattern)
     strength = np.bincount(entry, weights=graph.derived("input_shares", input_shares), minlength=indices.size)
     return supply_order(indices, indptr, strength)
 

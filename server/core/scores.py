@@ -146,7 +146,7 @@ def score_graph(
         signatures,
         link_signature,
         shares=graph.derived("input_shares", input_shares),
-        damping_category=graph.derived("damping_category", _signature_damping_category),
+        damping_category=graph.structural("damping_category", _signature_damping_category),
         damping_default=policy.parameters.damping_default,
         damping_override=damping,
         pass_through=policy.parameters.pass_through_default if pass_through is None else pass_through,

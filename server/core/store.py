@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from enum import Enum
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -42,6 +43,7 @@ from server.core.errors import (
 )
 from server.core.graph import Graph, build_graph
 from server.core.queries import count_links_of, links_of, require_company
+from server.core.revaluation import revaluation
 from server.core.schema import (
     COMPANY_SCHEMA,
     LINK_KEY,
@@ -186,10 +188,12 @@ class GraphStore:
     ) -> WriteResult:
         def apply(graph: Graph) -> _Change:
             new = validate_links(raw, source=source, company_ids=graph.companies["company_id"])
+            values = revaluation(graph, new)
             return _Change(
                 edits.upsert_links(graph.canonical_companies(), graph.canonical_links(), new),
                 lambda cursor: journal.record_links(cursor, new),
                 journal_rows=new.height,
+                build=None if values is None else partial(graph.revalued, values),
             )
 
         return self._write("UpsertSupplyLinks", request_id, apply, bounds=bounds)
@@ -294,8 +298,12 @@ class GraphStore:
                     # The compute form is built while the write is recorded: the build is Polars work that runs
                     # without the GIL, and so is most of a snapshot's Parquet write.
                     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-build") as builder:
-                        building = builder.submit(
-                            build_graph, edit.companies, edit.links, version=version, taxonomy=self._taxonomy
+                        building = (
+                            builder.submit(change.build, version=version)
+                            if change.build is not None
+                            else builder.submit(
+                                build_graph, edit.companies, edit.links, version=version, taxonomy=self._taxonomy
+                            )
                         )
                         if fold:
                             written = self._fold(cursor, str(version), edit)
@@ -356,11 +364,13 @@ def compaction_threshold(snapshot: Snapshot | None) -> int:
 @dataclass(frozen=True)
 class _Change:
     """A validated write: the tables after it, and how to record it as journal rows (inside the write's
-    transaction), or None to record the whole graph as a new snapshot."""
+    transaction), or None to record the whole graph as a new snapshot. `build`: how to make the compute form of a
+    given version from the current one without rebuilding it (revaluation.py); None: `build_graph` the tables."""
 
     edit: edits.EditResult
     journal: Callable[[sqlite3.Cursor], object] | None = None
     journal_rows: int = 0
+    build: Callable[..., Graph] | None = None
 
 
 def _refuse_growth_past(bounds: GraphSize, graph: Graph, edit: edits.EditResult, *, method: str) -> None:
