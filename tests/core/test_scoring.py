@@ -27,7 +27,7 @@ from server.core.chokepoints import find_chokepoints
 from server.core.evaluation import Shipment, evaluate_shipment
 from server.core.explain import Component, top_paths
 from server.core.graph import Graph, build_graph
-from server.core.link_policy import evaluate_links, shipment_signatures
+from server.core.link_policy import evaluate_links
 from server.core.lookthrough import origin_shares
 from server.core.policy import (
     DEFAULT_SEVERITY_WEIGHTS,
@@ -47,6 +47,7 @@ from server.core.queries import require_company
 from server.core.scores import DAMPING_BY_TAG, Scores, score_graph
 from server.core.seeding import open_policy_store, open_store
 from server.core.validation import RowSource, validate_companies, validate_links
+from tests.core.signatures import link_signatures
 
 DAY = date(2025, 6, 1)
 DAY_2026 = date(2026, 3, 16)  # the Section 122 surcharge and the rare-earth suspension both in force
@@ -1049,7 +1050,7 @@ def test_link_policy_matches_evaluate_shipment_on_the_default_graph(
     by_signature, link_signature = evaluate_links(default_graph, policy, on=on)
     links = by_signature[link_signature]
     evaluated: dict[tuple[object, ...], tuple[float, float, str | None, str | None, list[str]]] = {}
-    signatures = shipment_signatures(default_graph).iter_rows(named=True)
+    signatures = link_signatures(default_graph).iter_rows(named=True)
     for signature, row in zip(signatures, links.iter_rows(named=True), strict=True):
         key = tuple(tuple(value) if isinstance(value, list) else value for value in signature.values())
         if key not in evaluated:
