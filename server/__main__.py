@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from server.allocator import VARIABLE, allocator_conf
+from server.allocator import VARIABLE, HeapTrimmer, allocator_conf
 
 os.environ[VARIABLE] = allocator_conf(os.environ.get(VARIABLE))  # before Polars loads: before the imports below
 
@@ -62,9 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "required" if config.auth_tokens else "off",
     )
     # A signal may land on any thread (gRPC's, polars', the allocator's); Python runs its handler on this thread
-    # once it runs again, so it waits in short slices instead of for ever.
+    # once it runs again, so it waits in short slices instead of for ever, and trims the C heap meanwhile.
+    trim = HeapTrimmer()
     while not stop.wait(timeout=SIGNAL_POLL_SECONDS):
-        pass
+        trim()
     log.info("draining in-flight calls (up to %.0f s)", config.grace_seconds)
     service.health.enter_graceful_shutdown()
     service.server.stop(config.grace_seconds).wait()
