@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from server.core.errors import InvalidArgumentError
 from server.core.graph import build_graph
 from server.core.queries import list_links
 from server.core.validation import RowSource, validate_companies, validate_links
@@ -152,3 +153,20 @@ def test_single_code_tagging_matches_the_table_tagging_on_every_default_graph_co
     assert table.height > 20
     for code, tags in table.select("hs_code", "taxonomy_tags").iter_rows():
         assert tags_of_code(code, index) == frozenset(tags), code
+
+
+@pytest.mark.parametrize("known", [3, 1000], ids=["more ids named than known", "fewer ids named than known"])
+def test_links_must_name_existing_companies_however_many_are_known(known: int) -> None:
+    company_ids = pl.Series("company_id", ["A", "B", *(f"C{i}" for i in range(known - 2))])
+    links = pl.DataFrame(
+        {
+            "supplier_id": ["B", "Q"],
+            "buyer_id": ["A", "A"],
+            "hs_code": ["850511", "850512"],
+            "annual_value_usd": ["1", "2"],
+        }
+    )
+    with pytest.raises(InvalidArgumentError) as raised:
+        validate_links(links, source=RowSource("links"), company_ids=company_ids)
+    assert "links[1].supplier_id: must be an existing company_id, got 'Q'" in str(raised.value)  # rows from 0
+    assert validate_links(links.head(1), source=RowSource("links"), company_ids=company_ids).height == 1
