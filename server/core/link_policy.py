@@ -69,15 +69,16 @@ def graph_signatures(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
 def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
     """Each link's signature is its HS code, origin, shipping and buyer country, its buyer's lists, its tags
     (derived, then the user's) and its transshipment flag. Hashing two list columns of millions of rows is slow,
-    so the links are told apart by scalars that decide the same: the buyer's lists by their number among the
-    companies' distinct lists, the tags by the user's alone (the derived ones follow from the HS code and the
-    transshipment flag, both in the key). Same signatures, same numbering; 1.8 s to 0.45 s at 5M links."""
+    so the links are told apart by keys that decide the same and hash faster: the buyer's lists by their number
+    among the companies' distinct lists, the tags by the user's alone (mostly empty; the derived ones follow from
+    the HS code and the transshipment flag, both in the key). Same signatures, same numbering; 1.8 s to 0.48 s at
+    5M links."""
     companies_lists = graph.companies.select(pl.col("lists").alias("buyer_lists"))
     lists = companies_lists.unique(maintain_order=True).with_row_index("lists_code")
     lists_code = companies_lists.join(lists, on="buyer_lists", how="left", maintain_order="left", nulls_equal=True)[
         "lists_code"
     ]
-    scalar = ["hs_code", "origin", "shipping", "buyer_country", "lists_code", "user_tags", "transshipment"]
+    key = ["hs_code", "origin", "shipping", "buyer_country", "lists_code", "user_tags", "transshipment"]
     keys = graph.links.select(
         "hs_code",
         pl.col("effective_origin_country").alias("origin"),
@@ -87,12 +88,10 @@ def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
         pl.col("tags").alias("user_tags"),
         pl.col("derived_tags").list.contains(TRANSSHIPMENT).alias("transshipment"),
     )
-    first = (
-        keys.with_row_index("link").unique(subset=scalar, keep="first", maintain_order=True).with_row_index("shipment")
-    )
-    numbered = keys.join(
-        first.select(*scalar, "shipment"), on=scalar, how="left", maintain_order="left", nulls_equal=True
-    )["shipment"]
+    first = keys.with_row_index("link").unique(subset=key, keep="first", maintain_order=True).with_row_index("shipment")
+    numbered = keys.join(first.select(*key, "shipment"), on=key, how="left", maintain_order="left", nulls_equal=True)[
+        "shipment"
+    ]
     shipments = (
         first.with_columns(graph.links["derived_tags"].gather(first["link"]).alias("derived_tags"))
         .join(lists, on="lists_code", how="left", maintain_order="left")

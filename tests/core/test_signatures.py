@@ -1,4 +1,4 @@
-"""The engine's shipment signatures (told apart by scalars, link_policy) against the definition row by row
+"""The engine's shipment signatures (told apart by cheaper keys, link_policy) against the definition row by row
 (tests/core/signatures.py): the same distinct signatures, numbered the same, and the same signature per link."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def test_signatures_are_the_distinct_rows_of_the_definition(make: Callable[[], G
     assert np.unique(link_signature).size == table.height
 
 
-def test_the_generated_graph_has_every_case_the_scalar_key_stands_in_for() -> None:
+def test_the_generated_graph_has_every_case_the_cheaper_key_stands_in_for() -> None:
     graph = generated_graph()
     table, _ = graph_signatures(graph)
     assert table["buyer_lists"].list.len().gt(0).any()
