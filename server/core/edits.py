@@ -1,7 +1,8 @@
 """Pure edits of the canonical tables: each takes the current tables and a change and returns the new tables.
 
 The store records the same change (as journal rows or a new snapshot) and builds the compute form from these tables,
-so the compute form never drifts from the record.
+so the compute form never drifts from the record. (A write that only re-values links patches the current compute
+form instead, to what a build of these tables gives: revaluation.py, checked by its tests.)
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ appends to the journal, and folds it into a new snapshot instead once it outgrow
 
 A write is validated against the current graph, recorded in one SQLite transaction that also bumps the graph
 version, and acknowledged only after COMMIT returns. The new `Graph` is built from the same canonical tables while
-the write is recorded, and swapped in with one reference assignment only after the COMMIT. Writers are serialised
-by a lock; readers never wait.
+the write is recorded (or, when the write only re-values links, made from the current one with the new values:
+`revaluation.py`), and swapped in with one reference assignment only after the COMMIT. Writers are serialised by a
+lock; readers never wait.
 """
 
 from __future__ import annotations
