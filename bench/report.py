@@ -107,6 +107,22 @@ def _service(rows: list[ServiceFigures]) -> list[str]:
         f"{r.batch_rows_per_s / r.per_row_rpc_rows_per_s:.0f}x |"
         for r in rows
     ]
+    lines += [
+        "\n## Single writes at rest (real server and client): UpsertSupplyLinks of one link, then ScoreCompany "
+        "(the whole graph scored again for the new version)\n",
+        "A write that only re-values existing links keeps the in-memory graph and its structural caches; "
+        "one that adds a link rebuilds them (docs/operations.md).\n",
+        "| graph links | re-value one link s | next ScoreCompany s | baseline: add one link s "
+        "| next ScoreCompany s | ratio, write | ratio, write + score |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r.links:,} | {w.revalue_s:.2f} | {w.revalue_next_score_s:.2f} | {w.add_s:.2f} | "
+        f"{w.add_next_score_s:.2f} | {w.add_s / w.revalue_s:.1f}x | "
+        f"{(w.add_s + w.add_next_score_s) / (w.revalue_s + w.revalue_next_score_s):.1f}x |"
+        for r in rows
+        for w in (r.writes,)
+    ]
     mixed = [r for r in rows if r.mixed is not None]
     if mixed:
         lines += [

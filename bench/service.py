@@ -10,7 +10,9 @@
 - ExplainExposure and FindChokepoints p50/p90 over random companies;
 - batch: a 100,000-row supplier list file in -> scored file out over the one stream, beside one unary EvaluateLink
   per row;
-- a mixed load of readers and writers, checking that no client ever sees the graph version go backwards.
+- a mixed load of readers and writers, checking that no client ever sees the graph version go backwards;
+- single writes (after the memory is read): re-valuing one link, beside adding one (which rebuilds the graph),
+  each with the ScoreCompany after it.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -56,7 +59,19 @@ class ServiceFigures:
     chokepoints_ms: tuple[float, float]
     batch_rows_per_s: float
     per_row_rpc_rows_per_s: float
+    writes: Writes
     mixed: MixedLoad | None
+
+
+@dataclass(frozen=True)
+class Writes:
+    """Seconds: one UpsertSupplyLinks and the ScoreCompany after it (the whole graph scored again), for a write that
+    re-values an existing link and, as the baseline, one that adds a link (the graph is rebuilt)."""
+
+    revalue_s: float
+    revalue_next_score_s: float
+    add_s: float
+    add_next_score_s: float
 
 
 def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load: bool) -> ServiceFigures:
@@ -90,7 +105,8 @@ def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load
         chokepoints = query_latencies(client.find_chokepoints, sample)
         batch_rate, per_row_rate = _batch_rates(client, generated.links, workdir=workdir)
         mixed = mixed_load(address, sample, _links_of(generated.links, rng)) if with_mixed_load else None
-    rss_queries = _settled_rss(process.pid)
+        rss_queries = _settled_rss(process.pid)
+        writes = _write_latencies(client, generated.links, company_id)
     stop(process)
     process, _, restart = start_server(store)
     rss_restart = _settled_rss(process.pid)
@@ -115,6 +131,7 @@ def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load
         chokepoints,
         batch_rate,
         per_row_rate,
+        writes,
         mixed,
     )
 
@@ -140,20 +157,34 @@ def _batch_rates(client: ChokepointClient, links: pl.DataFrame, *, workdir: Path
     return batch_rate, PER_ROW_SAMPLE / (time.perf_counter() - started)
 
 
+def _write_latencies(client: ChokepointClient, links: pl.DataFrame, company_id: str) -> Writes:
+    link = _supply_link(links.row(0, named=True))
+    taken = set(links.filter(pl.col("buyer_id") == link.buyer_id)["hs_code"].to_list())
+    new_code = next(code for code in (f"9999{n:02d}" for n in range(100)) if code not in taken)
+    figures = []
+    for changed in (replace(link, annual_value_usd=link.annual_value_usd * 1.5), replace(link, hs_code=new_code)):
+        started = time.perf_counter()
+        client.upsert_supply_links([changed])
+        written = time.perf_counter()
+        client.score_company(company_id, as_of=AS_OF)
+        figures += [written - started, time.perf_counter() - written]
+    return Writes(*figures)
+
+
 def _links_of(links: pl.DataFrame, rng: random.Random, *, count: int = 200) -> list[SupplyLink]:
-    rows = links.sample(n=count, seed=rng.randrange(1 << 30)).to_dicts()
-    return [
-        SupplyLink(
-            row["supplier_id"],
-            row["buyer_id"],
-            row["hs_code"],
-            row["annual_value_usd"],
-            origin_country=row["origin_country"] or "",
-            route=tuple(row["route"].split(">")) if row["route"] else (),
-            tags=tuple(row["tags"].split(";")) if row["tags"] else (),
-        )
-        for row in rows
-    ]
+    return [_supply_link(row) for row in links.sample(n=count, seed=rng.randrange(1 << 30)).to_dicts()]
+
+
+def _supply_link(row: dict[str, Any]) -> SupplyLink:
+    return SupplyLink(
+        row["supplier_id"],
+        row["buyer_id"],
+        row["hs_code"],
+        row["annual_value_usd"],
+        origin_country=row["origin_country"] or "",
+        route=tuple(row["route"].split(">")) if row["route"] else (),
+        tags=tuple(row["tags"].split(";")) if row["tags"] else (),
+    )
 
 
 def _settled_rss(pid: int) -> int:
