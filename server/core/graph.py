@@ -172,6 +172,15 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
     )
 
 
+def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenation of `arange(start, end)` for each pair, without a Python loop: the entries of several CSR
+    rows at once (`starts`, `ends`: their row pointers)."""
+    lengths = ends - starts
+    total = int(lengths.sum())
+    before = np.cumsum(lengths) - lengths
+    return (np.repeat(starts - before, lengths) + np.arange(total)).astype(np.int64)
+
+
 def row_pointers(rows: np.ndarray, count: int) -> np.ndarray:
     """CSR row pointers for entries sorted by row (`rows`: each entry's row, in [0, count)): counts, cumulated."""
     indptr = np.zeros(count + 1, dtype=np.int64)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from server.core.graph import Graph
+from server.core.graph import Graph, concat_ranges
 from server.core.schema import LINK_SCHEMA
 
 # The fields besides the key that a re-valuing row must repeat unchanged.
@@ -28,9 +28,8 @@ def revaluation(graph: Graph, new: pl.DataFrame) -> np.ndarray | None:
     buyers = graph.company_indices(new["buyer_id"]).to_numpy()
     starts, ends = graph.inbound_indptr[buyers], graph.inbound_indptr[buyers + 1]
     # Each buyer's inbound rows: a few per row of `new`, not the graph's millions.
-    counts = ends - starts
-    candidates = np.repeat(starts - (np.cumsum(counts) - counts), counts) + np.arange(int(counts.sum()))
-    owner = np.repeat(np.arange(new.height), counts)
+    candidates = concat_ranges(starts, ends)
+    owner = np.repeat(np.arange(new.height), ends - starts)
     hs_codes = graph.links["hs_code"].gather(candidates).to_numpy()
     same = (graph.supplier_array[candidates] == suppliers[owner]) & (hs_codes == new["hs_code"].to_numpy()[owner])
     if np.count_nonzero(same) != new.height:  # a new link (keys are unique on both sides)

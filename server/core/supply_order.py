@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from server.core.graph import row_pointers
+from server.core.graph import concat_ranges, row_pointers
 
 STRONG_SHARES = (0.1, 0.2, 0.3, 0.5)
 CLUSTER_LIMIT = 5_000  # companies in one tight loop: its sparse LU stays small
@@ -127,11 +127,10 @@ def _levels(component: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     depth = 0
     while frontier.size:
         level[frontier] = depth
-        counts = starts[frontier + 1] - starts[frontier]
-        offsets = np.repeat(starts[frontier] - (np.cumsum(counts) - counts), counts)
         # Work per level in proportion to the links leaving the frontier, not to the components: a graph of 1M
         # companies has ~200 levels.
-        reached, times = np.unique(buyers[offsets + np.arange(int(counts.sum()))], return_counts=True)
+        leaving = concat_ranges(starts[frontier], starts[frontier + 1])
+        reached, times = np.unique(buyers[leaving], return_counts=True)
         waiting[reached] -= times
         frontier = reached[waiting[reached] == 0]
         depth += 1

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph
+from server.core.graph import Graph, concat_ranges
 from server.core.link_policy import carries
 
 MAX_DEPTH = 12
@@ -43,7 +43,7 @@ def collect_upstream(
         if not frontier.size:
             break
         check()
-        level = _ranges(graph.inbound_indptr[frontier], graph.inbound_indptr[frontier + 1])
+        level = concat_ranges(graph.inbound_indptr[frontier], graph.inbound_indptr[frontier + 1])
         if material is not None and level.size:
             level = level[carries(graph, material, level)]
         rows.append(level)
@@ -60,11 +60,3 @@ def collect_upstream(
     denominators = np.bincount(buyer_slot, weights=values[all_rows])[buyer_slot] if all_rows.size else np.zeros(0)
     share = np.divide(values[all_rows], denominators, out=np.zeros(all_rows.size), where=denominators > 0)
     return Upstream(root, all_rows, np.concatenate(depths) if depths else np.zeros(0, dtype=np.int64), share, material)
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenation of `arange(start, end)` for each pair, without a Python loop."""
-    lengths = ends - starts
-    total = int(lengths.sum())
-    before = np.cumsum(lengths) - lengths
-    return (np.repeat(starts - before, lengths) + np.arange(total)).astype(np.int64)
