@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from server.core.graph import Graph
+from server.core.link_policy import carries
 from server.core.propagation import TOLERANCE
 from server.core.scores import Scores
 
@@ -83,10 +84,8 @@ def rank_companies(
     if country:
         ranked = ranked.filter(pl.col("country") == country)
     if tag:
-        buyers = graph.links.filter(pl.col("derived_tags").list.contains(tag) | pl.col("tags").list.contains(tag))[
-            "buyer_idx"
-        ].unique()
-        ranked = ranked.filter(pl.col("idx").is_in(buyers.implode()))
+        buyers = np.unique(graph.buyer_array[carries(graph, tag, slice(None))])
+        ranked = ranked.filter(pl.col("idx").is_in(pl.Series(buyers).implode()))
     ranked = ranked.with_columns((-pl.col(column)).alias("_order")).sort(["_order", "company_id"])
     if after is not None:
         order_value, company_id = float(after[0]), after[1]

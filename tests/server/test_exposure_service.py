@@ -123,6 +123,10 @@ def test_rank_pages_through_all_companies_in_order(client: ChokepointClient) -> 
     assert values == sorted(values, reverse=True)
     gallium_buyers = {row.company_id for row in client.rank_companies(as_of=DAY, tag="gallium")}
     assert "US-GA-BUYER-1" in gallium_buyers
+    # exactly the buyers of a link carrying gallium, derived or user tag
+    assert gallium_buyers == {
+        link.buyer_id for link in client.list_supply_links() if "gallium" in {*link.tags, *link.derived_tags}
+    }
     assert "TW-FAB-1" not in {row.company_id for row in client.rank_companies(as_of=DAY, country="US")}
 
 
