@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.core.errors import StoreCorruptError
-from server.core.snapshots import SNAPSHOTS_DIR, Snapshot, copy_snapshot
+from server.core.snapshots import SNAPSHOTS_DIR, Snapshot, copy_snapshot, recorded_snapshot
 
 STORE_PATTERN = "*.sqlite3"
 # Versions worth printing, when the copied file has them: (label, table, key).
@@ -123,8 +123,7 @@ def _snapshot(connection: sqlite3.Connection) -> Snapshot | None:
     tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     if "meta" not in tables:
         return None
-    row = connection.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
-    return None if row is None else Snapshot.from_json(row[0])
+    return recorded_snapshot(connection)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,24 +61,31 @@ class Snapshot:
         return cls(document["name"], files)
 
 
+def recorded_snapshot(connection: sqlite3.Connection) -> Snapshot | None:
+    """The snapshot a store's `meta` names, or None when it names none; StoreCorruptError when it cannot be read."""
+    row = connection.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
+    if row is None:
+        return None
+    try:
+        return Snapshot.from_json(row[0])
+    except (ValueError, KeyError, TypeError) as error:
+        msg = f"meta names no readable snapshot ({row[0]!r:.200})"
+        raise StoreCorruptError(msg) from error
+
+
 def write_snapshot(root: Path, name: str, companies: pl.DataFrame, links: pl.DataFrame) -> Snapshot:
     """Write the canonical tables as `root/name/`, durably; an earlier directory of that name (an orphan of a write
     that never committed) is replaced."""
     if not root.is_dir():
         root.mkdir()
         fsync_directory(root.parent)
-    staging = root / (name + STAGING_SUFFIX)
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _staging(root, name)
     staging.mkdir()
     files = tuple(
         _write_table(staging / file, table)
         for file, table in zip(_TABLES, (companies, links), strict=True)  # same order as _TABLES
     )
-    fsync_directory(staging)
-    target = root / name
-    shutil.rmtree(target, ignore_errors=True)
-    staging.rename(target)
-    fsync_directory(root)
+    _publish(staging, root / name)
     return Snapshot(name, files)
 
 
@@ -106,8 +114,7 @@ def copy_snapshot(source_root: Path, snapshot: Snapshot, target_root: Path) -> N
     for file in snapshot.files:
         _check_file(source_root / snapshot.name / file.name, file)
     target_root.mkdir(exist_ok=True)
-    staging = target_root / (snapshot.name + STAGING_SUFFIX)
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = _staging(target_root, snapshot.name)
     try:
         shutil.copytree(source_root / snapshot.name, staging)
         for file in snapshot.files:
@@ -119,9 +126,22 @@ def copy_snapshot(source_root: Path, snapshot: Snapshot, target_root: Path) -> N
             raise
         msg = f"snapshot {source_root / snapshot.name} could not be copied ({error})"
         raise StoreCorruptError(msg) from error
+    _publish(staging, target_root / snapshot.name)
+
+
+def _staging(root: Path, name: str) -> Path:
+    """Where snapshot `name` is written before it takes its name (a leftover of an interrupted write is removed)."""
+    staging = root / (name + STAGING_SUFFIX)
+    shutil.rmtree(staging, ignore_errors=True)
+    return staging
+
+
+def _publish(staging: Path, target: Path) -> None:
+    """Give a fully written, fsynced staging directory its final name, durably (replacing an orphan of that name)."""
     fsync_directory(staging)
-    staging.rename(target_root / snapshot.name)
-    fsync_directory(target_root)
+    shutil.rmtree(target, ignore_errors=True)
+    staging.rename(target)
+    fsync_directory(target.parent)
 
 
 def _write_table(path: Path, table: pl.DataFrame) -> SnapshotFile:

@@ -50,7 +50,14 @@ from server.core.schema import (
     LINK_KEY,
     LINK_SCHEMA,
 )
-from server.core.snapshots import SNAPSHOTS_DIR, Snapshot, read_snapshot, remove_other_snapshots, write_snapshot
+from server.core.snapshots import (
+    SNAPSHOTS_DIR,
+    Snapshot,
+    read_snapshot,
+    recorded_snapshot,
+    remove_other_snapshots,
+    write_snapshot,
+)
 from server.core.validation import RowSource, normalise_hs_code, validate_companies, validate_links
 
 STORE_FILE = "graph.sqlite3"
@@ -298,14 +305,9 @@ class GraphStore:
                     )
                     # The compute form is built while the write is recorded: the build is Polars work that runs
                     # without the GIL, and so is most of a snapshot's Parquet write.
+                    build = change.build or partial(build_graph, edit.companies, edit.links, taxonomy=self._taxonomy)
                     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="graph-build") as builder:
-                        building = (
-                            builder.submit(change.build, version=version)
-                            if change.build is not None
-                            else builder.submit(
-                                build_graph, edit.companies, edit.links, version=version, taxonomy=self._taxonomy
-                            )
-                        )
+                        building = builder.submit(build, version=version)
                         if fold:
                             written = self._fold(cursor, str(version), edit)
                         elif change.journal is not None:
@@ -433,13 +435,10 @@ def _check_integrity(connection: sqlite3.Connection, path: Path) -> None:
 
 def _current_snapshot(connection: sqlite3.Connection, path: Path) -> Snapshot | None:
     """The snapshot `meta` names, or None when the graph is all journal (a new or a version-1 store)."""
-    row = connection.execute("SELECT value FROM meta WHERE key = 'snapshot'").fetchone()
-    if row is None:
-        return None
     try:
-        return Snapshot.from_json(row[0])
-    except (ValueError, KeyError, TypeError) as error:
-        msg = f"store {path}: meta names no readable snapshot ({row[0]!r:.200}); restore it from a backup"
+        return recorded_snapshot(connection)
+    except StoreCorruptError as error:
+        msg = f"store {path}: {error}; restore it from a backup"
         raise StoreCorruptError(msg) from error
 
 
