@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import re
 import shutil
 import socket
@@ -39,6 +38,7 @@ from chokepoint.v1 import exposure_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from bench.load import AS_OF, score_company_throughput
+from bench.report import machine
 from bench.server_process import REPO, start_server, stop
 from client.client import ChokepointClient
 
@@ -218,9 +218,7 @@ def _render(rows: list[Load]) -> str:
     lines = [
         "# ScoreCompany: the ceiling of a Python gRPC server on this machine",
         "",
-        f"`make bench-ceiling`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())};"
-        f" {platform.processor() or platform.machine()}, {_cores()} cores; Python {platform.python_version()},"
-        f" grpcio {grpc.__version__}; {version}.",
+        f"{machine()}; grpcio {grpc.__version__}; {version}. Reproduce: `make bench-ceiling`.",
         f"{CLIENTS} connections, one call in flight on each, {SECONDS} s after a 2 s warm-up; the same ScoreCompany"
         f" request ({COMPANY}) every call. Target: 5,000 calls/s with p99 <= 5 ms.",
         "",
@@ -230,10 +228,6 @@ def _render(rows: list[Load]) -> str:
         "",
     ]
     return "\n".join(lines)
-
-
-def _cores() -> int:
-    return len(Path("/proc/cpuinfo").read_text().split("processor")) - 1
 
 
 if __name__ == "__main__":

@@ -13,11 +13,18 @@ from bench.load import AS_OF, Throughput
 from bench.service import ServiceFigures
 
 
+def machine() -> str:
+    """The machine and run facts every bench report opens with."""
+    return (
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+
+
 def render(engine: list[EngineFigures], networkx: NetworkxFigures | None, service: list[ServiceFigures]) -> str:
     lines = [
         "# Benchmark results\n",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"polars {pl.__version__}; run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. "
+        f"{machine()}; polars {pl.__version__}. "
         f"Scenario `current` as of {AS_OF}. Reproduce: `make bench` (sizes: `make bench ARGS='--companies N M'`).\n",
     ]
     lines += _engine(engine)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.load import AS_OF
+from bench.report import machine
 from bench.server_process import REPO, peak_rss_bytes, rss_bytes, start_server, stop
 from client.client import ChokepointClient
 
@@ -109,9 +109,7 @@ def _memory_bytes() -> int:
 def render(companies: int, links: int, steps: list[Step]) -> str:
     lines = [
         "# Scale check\n",
-        f"Machine: {platform.machine()}, {os.cpu_count()} cores, {_memory_bytes() / GIB:.1f} GiB, "
-        f"Python {platform.python_version()}; "
-        f"run {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. {companies:,} companies, {links:,} links. "
+        f"{machine()}; {_memory_bytes() / GIB:.1f} GiB. {companies:,} companies, {links:,} links. "
         "Reproduce: `make bench-scale`.\n",
         "Server memory: peak = the process's high-water mark so far (VmHWM), settled = resident 2 s after the step.\n",
         "| step | s | server peak GiB | settled GiB | settled B/link |",
