@@ -5,8 +5,8 @@ with the thin Python client, which itself costs ~230 us of CPU per call on the s
 generator, h2load (Debian: `apt-get install nghttp2-client`), sends the same ScoreCompany request on 16 HTTP/2
 connections, one call in flight on each, to:
 - bare Python gRPC servers that return fixed bytes and do nothing else (sync with 16 workers, and asyncio);
-- a bare asyncio server that also does the least every call of ours must: an `x-request-id` response header and
-  the Prometheus call metrics;
+- a bare asyncio server that also does the least every call of ours must: an `x-request-id` trailer and the
+  Prometheus call metrics;
 - the real service on the default graph (its answers cached, as in `make bench`), checked afterwards through its
   own metrics: every call h2load counted must be an OK ScoreCompany there;
 - the real service under `make bench`'s Python clients, for the ratio.
@@ -17,10 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
-import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-import numpy as np
 from chokepoint.v1 import exposure_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from bench import h2load
 from bench.load import AS_OF, score_company_throughput
 from bench.report import machine
 from bench.server_process import REPO, start_server, stop
@@ -51,7 +48,7 @@ ANSWER: bytes = exposure_pb2.ScoreCompanyResponse().SerializeToString()
 BARE = {
     "sync": "bare sync server, 16 workers",
     "aio": "bare asyncio server",
-    "aio-observed": "bare asyncio server + x-request-id header + metrics",
+    "aio-observed": "bare asyncio server + x-request-id trailer + metrics",
 }
 
 
@@ -72,7 +69,7 @@ def main() -> int:
     if args.serve:
         _serve(args.serve, args.port)
         return 0
-    if shutil.which("h2load") is None:
+    if not h2load.available():
         print("h2load is missing: apt-get install nghttp2-client (Debian)", file=sys.stderr)
         return 2
     rows = [_bare(kind) for kind in BARE]
@@ -121,33 +118,8 @@ def _service() -> list[Load]:
 
 
 def _h2load(port: int, server: str) -> Load:
-    with tempfile.TemporaryDirectory(prefix="chokepoint-h2load-") as directory:
-        body, log = Path(directory) / "request", Path(directory) / "log"
-        request = exposure_pb2.ScoreCompanyRequest(company_id=COMPANY, as_of_date=AS_OF).SerializeToString()
-        body.write_bytes(b"\x00" + struct.pack(">I", len(request)) + request)  # one uncompressed gRPC frame
-        output = subprocess.run(
-            [
-                "h2load",
-                f"--duration={SECONDS}",
-                "--warm-up-time=2",
-                f"--clients={CLIENTS}",
-                "--max-concurrent-streams=1",
-                "--header=content-type: application/grpc",
-                "--header=te: trailers",
-                f"--data={body}",
-                f"--log-file={log}",
-                f"http://127.0.0.1:{port}/{SERVICE}/ScoreCompany",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        failed = re.search(r"requests: .* (\d+) failed, (\d+) errored", output)
-        if failed is None or failed.group(1) != "0" or failed.group(2) != "0":
-            msg = f"h2load saw failures:\n{output}"
-            raise RuntimeError(msg)
-        micros = np.array([int(line.split("\t")[2]) for line in log.read_text().splitlines()])
-    return Load(server, "h2load", micros.size / SECONDS, *(float(np.percentile(micros, q)) / 1000 for q in (50, 99)))
+    measured = h2load.score_company_load(port, COMPANY, AS_OF, clients=CLIENTS, seconds=SECONDS)
+    return Load(server, "h2load", measured.per_second, measured.p50_ms, measured.p99_ms)
 
 
 def _handled_ok(port: int) -> int:
@@ -182,7 +154,7 @@ async def _serve_aio(*, observed: bool, port: int) -> None:
     async def answer(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         if observed:
             started = time.perf_counter()
-            await context.send_initial_metadata((("x-request-id", uuid.uuid4().hex),))
+            context.set_trailing_metadata((("x-request-id", uuid.uuid4().hex),))
             handled.inc()
             seconds.observe(time.perf_counter() - started)
         return ANSWER
@@ -214,7 +186,7 @@ def _wait_for(port: int) -> None:
 
 
 def _render(rows: list[Load]) -> str:
-    version = subprocess.run(["h2load", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    version = h2load.version()
     lines = [
         "# ScoreCompany: the ceiling of a Python gRPC server on this machine",
         "",

@@ -6,7 +6,8 @@
   unused for a second);
 - ScoreCompany: the first call (whole-graph scoring), sequential repeated calls beside GetCompany (a trivial unary
   call), the first call for each of 39 other companies (whole-graph scores cached, their answers not), and
-  throughput with 16 concurrent clients;
+  throughput with 16 concurrent clients: the bench's Python clients, and h2load (a C load generator, when
+  installed: `bench/h2load.py`) for what the service answers when the load generator is not the limit;
 - ExplainExposure and FindChokepoints p50/p90 over random companies;
 - batch: a 100,000-row supplier list file in -> scored file out over the one stream, beside one unary EvaluateLink
   per row;
@@ -27,6 +28,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from bench import h2load
 from bench.load import AS_OF, MixedLoad, Throughput, mixed_load, query_latencies, score_company_throughput
 from bench.server_process import rss_bytes, start_server, stop
 from client.client import ChokepointClient, SupplyLink
@@ -55,6 +57,7 @@ class ServiceFigures:
     score_distinct_p50_ms: float
     get_company_p50_ms: float
     concurrent: Throughput
+    concurrent_h2load: Throughput | None  # None when h2load is not installed
     explain_ms: tuple[float, float]
     chokepoints_ms: tuple[float, float]
     batch_rows_per_s: float
@@ -101,6 +104,7 @@ def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load
         distinct_ms = _distinct_latencies(lambda c: client.score_company(c, as_of=AS_OF), sample[1:])
         get_ms = _latencies(lambda: client.get_company(company_id))
         concurrent = score_company_throughput(address, sample)
+        concurrent_h2load = h2load.score_company_load(port, company_id, AS_OF) if h2load.available() else None
         explain = query_latencies(lambda c: client.explain_exposure(c, as_of=AS_OF), sample)
         chokepoints = query_latencies(client.find_chokepoints, sample)
         batch_rate, per_row_rate = _batch_rates(client, generated.links, workdir=workdir)
@@ -127,6 +131,7 @@ def measure_service(generated: GeneratedGraph, *, workdir: Path, with_mixed_load
         float(np.percentile(distinct_ms, 50)),
         float(np.percentile(get_ms, 50)),
         concurrent,
+        concurrent_h2load,
         explain,
         chokepoints,
         batch_rate,

@@ -38,7 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    service.server.start()
+    service.start()
     graph = store.graph
     host = config.address.rsplit(":", 1)[0]
     log.info(
@@ -68,9 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         trim()
     log.info("draining in-flight calls (up to %.0f s)", config.grace_seconds)
     service.health.enter_graceful_shutdown()
-    service.server.stop(config.grace_seconds).wait()
-    if service.metrics is not None:
-        service.metrics.close()
+    service.stop(config.grace_seconds)
     policy.close()
     store.close()
     log.info("stopped")

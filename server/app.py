@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+from collections.abc import Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
@@ -21,14 +23,15 @@ from server.core.policy_store import PolicyStore
 from server.core.scores import Scores
 from server.core.store import GraphStore
 from server.metrics import MetricsEndpoint, RpcMetrics, ServiceStateCollector, serve_metrics
-from server.rpc.audit import AuditInterceptor
-from server.rpc.auth import WRITE_METHODS, AuthInterceptor
-from server.rpc.errors import ErrorInterceptor
+from server.rpc.audit import Audit
+from server.rpc.auth import WRITE_METHODS, Auth
+from server.rpc.calls import Handler
+from server.rpc.errors import Errors
 from server.rpc.exposure_servicer import ExposureServicer
 from server.rpc.graph_servicer import GraphServicer
-from server.rpc.handlers import add_servicer
+from server.rpc.handlers import Registry
 from server.rpc.limits import Limits
-from server.rpc.observability import ObservabilityInterceptor
+from server.rpc.observability import Observability
 from server.rpc.policy_servicer import PolicyServicer
 from server.tokens import load_tokens
 
@@ -44,72 +47,121 @@ SCORE_TABLES = 8
 ORIGIN_ANSWERS = 20_000
 # Serialized ScoreCompany answers are about a kilobyte each.
 SCORE_ANSWERS = 50_000
+T = TypeVar("T")
+# How long a stopping server waits for the workers of cancelled calls to reach their next cancellation check.
+SETTLE_SECONDS = 10.0
 
 
 class AddressInUseError(RuntimeError):
     """The listening address could not be bound (taken, or not a local address)."""
 
 
-@dataclass(frozen=True)
 class Service:
-    server: grpc.Server
-    port: int
-    health: health.HealthServicer
-    scores: LruCache[Any, Scores]
-    answers: LruCache[Any, bytes]
-    metrics: MetricsEndpoint | None  # serving only when `config.metrics_address` is set
+    """A built server: its port, health, answer caches and metrics endpoint. `start` serves; `stop` drains.
+
+    gRPC's asyncio server runs on an event loop in a thread of its own, so the thread that built the service stays
+    free (the server's main thread for signals, a test for its client calls). Servicers run in the loop's worker
+    threads (`server.rpc.bridge`), at most `workers` at a time.
+    """
+
+    def __init__(
+        self,
+        server: grpc.aio.Server,
+        registry: Registry,
+        loop: _Loop,
+        *,
+        port: int,
+        health: health.HealthServicer,
+        scores: LruCache[Any, Scores],
+        answers: LruCache[Any, bytes],
+    ) -> None:
+        self._server = server
+        self._registry = registry
+        self._loop = loop
+        self.port = port
+        self.health = health
+        self.scores = scores
+        self.answers = answers
+        self.metrics: MetricsEndpoint | None = None  # serving only when `config.metrics_address` is set
+
+    def add_method_handlers(self, service: str, handlers: Mapping[str, Handler]) -> None:
+        """Serve more methods (synchronous handlers, wrapped like every other); before `start`."""
+        self._registry.add_registered_method_handlers(service, handlers)
+
+    def start(self) -> None:
+        self._loop.run(self._server.start())
+
+    def stop(self, grace: float | None) -> None:
+        """Refuse new calls, give those in flight `grace` seconds (None: cancel them now), then end the loop. Once
+        stopped, a service stays stopped: stopping it again does nothing."""
+        if self._loop.ended:
+            return
+        self._loop.run(self._server.stop(grace))
+        if self.metrics is not None:
+            self.metrics.close()
+        self._loop.end()
 
 
 def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Service:
     """A ready-to-start server bound to `config.address`; refuses an address another process holds."""
+    loop = _Loop(config.workers)
+    try:
+        return _build(config, store, policy, loop)
+    except BaseException:
+        loop.end()
+        raise
+
+
+def _build(config: Config, store: GraphStore, policy: PolicyStore, loop: _Loop) -> Service:
     credentials = server_credentials(config)
-    # Auth refuses before anything runs; audit sits inside it (to know the principal) and outside the error
-    # interceptor (to see the status a failed write was answered with).
-    auth = [AuthInterceptor(load_tokens(config.auth_tokens))] if config.auth_tokens else []
+    options = [
+        ("grpc.so_reuseport", 0),  # gRPC shares ports by default; two services on one port must not start
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        *connection_options(config),
+    ]
+    server = loop.run(_new_server(options, config.max_concurrent_rpcs))
     registry = CollectorRegistry()  # one per server: tests run many servers in one process
-    server = grpc.server(
-        ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="rpc"),
-        interceptors=[
-            ObservabilityInterceptor(RpcMetrics(registry)),  # first: it sees every call's final status
+    # Auth refuses before anything runs; audit sits inside it (to know the principal) and outside the error
+    # stage (to see the status a failed write was answered with).
+    auth = [Auth(load_tokens(config.auth_tokens))] if config.auth_tokens else []
+    handlers = Registry(
+        server,
+        [
+            Observability(RpcMetrics(registry)),  # first: it sees every call's final status
             *auth,
-            AuditInterceptor(WRITE_METHODS),
-            ErrorInterceptor(),
+            Audit(WRITE_METHODS),
+            Errors(),
         ],
-        options=[
-            ("grpc.so_reuseport", 0),  # gRPC shares ports by default; two services on one port must not start
-            ("grpc.max_receive_message_length", config.max_message_bytes),
-            ("grpc.max_send_message_length", config.max_message_bytes),
-            *connection_options(config),
-        ],
-        maximum_concurrent_rpcs=config.max_concurrent_rpcs,
     )
     limits = limits_of(config)
     idle = config.upload_idle_seconds
-    add_servicer(
-        graph_pb2_grpc.add_GraphServiceServicer_to_server,
-        GraphServicer(store, limits, upload_idle_seconds=idle),
-        server,
+    handlers.add_servicer(
+        graph_pb2_grpc.add_GraphServiceServicer_to_server, GraphServicer(store, limits, upload_idle_seconds=idle)
     )
-    add_servicer(
-        policy_pb2_grpc.add_PolicyServiceServicer_to_server, PolicyServicer(policy, store.taxonomy, limits), server
+    handlers.add_servicer(
+        policy_pb2_grpc.add_PolicyServiceServicer_to_server, PolicyServicer(policy, store.taxonomy, limits)
     )
     scores: LruCache[Any, Scores] = LruCache(capacity=SCORE_TABLES)
     origins: LruCache[Any, OriginShares] = LruCache(capacity=ORIGIN_ANSWERS)
     answers: LruCache[Any, bytes] = LruCache(capacity=SCORE_ANSWERS)
-    add_servicer(
+    exposure = ExposureServicer(
+        store, policy, limits, scores=scores, origins=origins, answers=answers, upload_idle_seconds=idle
+    )
+    handlers.add_servicer(
         exposure_pb2_grpc.add_ExposureServiceServicer_to_server,
-        ExposureServicer(
-            store, policy, limits, scores=scores, origins=origins, answers=answers, upload_idle_seconds=idle
-        ),
-        server,
+        exposure,
+        answer_now={"ScoreCompany": exposure.answered_score},
     )
     caches: dict[str, LruCache[Any, Any]] = {"scores": scores, "origins": origins, "answers": answers}
     registry.register(ServiceStateCollector(store, policy, caches))
     health_servicer = health.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    handlers.add_servicer(health_pb2_grpc.add_HealthServicer_to_server, health_servicer)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
-    reflection.enable_server_reflection((*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    # Given the registry, not an asyncio server, reflection registers its synchronous servicer, as every other.
+    names = (*SERVICE_NAMES, health.SERVICE_NAME, reflection.SERVICE_NAME)
+    reflection.enable_server_reflection(names, handlers)  # type: ignore[arg-type]  # it needs add_*_handlers only
     try:
         port = (
             server.add_secure_port(config.address, credentials)
@@ -122,8 +174,55 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
     if port == 0:
         msg = f"cannot listen on {config.address}: address in use or unavailable"
         raise AddressInUseError(msg)
-    metrics = _serve_metrics(config.metrics_address, registry, server) if config.metrics_address else None
-    return Service(server=server, port=port, health=health_servicer, scores=scores, answers=answers, metrics=metrics)
+    service = Service(server, handlers, loop, port=port, health=health_servicer, scores=scores, answers=answers)
+    if config.metrics_address:
+        try:
+            service.metrics = _serve_metrics(config.metrics_address, registry)
+        except AddressInUseError:
+            loop.run(server.stop(None))  # release the gRPC port bound above
+            raise
+    return service
+
+
+async def _new_server(options: list[tuple[str, Any]], max_concurrent_rpcs: int) -> grpc.aio.Server:
+    # Made on the loop: an asyncio server belongs to the loop it was made on.
+    return grpc.aio.server(options=options, maximum_concurrent_rpcs=max_concurrent_rpcs)
+
+
+class _Loop:
+    """An event loop running in a thread of its own, with `workers` threads for the servicers."""
+
+    def __init__(self, workers: int) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
+        self.loop.set_default_executor(self._workers)
+        self._thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
+        self._thread.start()
+
+    async def _settle(self) -> None:
+        # A cancelled call's task waits for its worker to stop (server.rpc.bridge), which it does at its next
+        # check; the loop must not stop under it.
+        calls = asyncio.all_tasks() - {asyncio.current_task()}
+        if calls:
+            await asyncio.wait(calls, timeout=SETTLE_SECONDS)
+        await self.loop.shutdown_asyncgens()
+
+    @property
+    def ended(self) -> bool:
+        return self.loop.is_closed()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run `coroutine` on the loop and wait for its result."""
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
+
+    def end(self) -> None:
+        """Stop the loop and its thread. Workers still finishing a cancelled call end on their own, at the call's
+        next cancellation check."""
+        self.run(self._settle())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join()
+        self.loop.close()
+        self._workers.shutdown(wait=False, cancel_futures=True)
 
 
 def limits_of(config: Config) -> Limits:
@@ -165,11 +264,10 @@ def connection_options(config: Config) -> list[tuple[str, int]]:
     ]
 
 
-def _serve_metrics(address: str, registry: CollectorRegistry, server: grpc.Server) -> MetricsEndpoint:
+def _serve_metrics(address: str, registry: CollectorRegistry) -> MetricsEndpoint:
     try:
         return serve_metrics(address, registry)
     except (OSError, ValueError) as error:
-        server.stop(None)  # release the gRPC port bound above
         msg = f"cannot serve metrics on {address}: {error}"
         raise AddressInUseError(msg) from error
 

@@ -51,14 +51,14 @@ def serve(tmp_path: Path) -> Iterator[ServeFactory]:
         store = open_store(directory, seed_graph=seed_graph)
         policy = open_policy_store(directory)
         service = build_server(Config(address="127.0.0.1:0", **settings), store, policy)  # type: ignore[arg-type]
-        service.server.start()
+        service.start()
         server = RunningServer(f"127.0.0.1:{service.port}", store, policy, service, directory)
         running.append(server)
         return server
 
     yield start
     for server in running:
-        server.service.server.stop(None).wait()
+        server.service.stop(None)
         server.policy.close()
         server.store.close()
 

@@ -40,6 +40,15 @@ class LruCache(Generic[K, V]):
         with self._lock:
             return next((value for value in reversed(self._entries.values()) if match(value)), None)
 
+    def cached(self, key: K) -> V | None:
+        """The entry for `key` if present (a hit), else None; never waits for a computation."""
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+                self.hits += 1
+            return value
+
     def get(self, key: K, compute: Callable[[], V], *, check: Check = never_cancelled) -> V:
         """The entry for `key`, computing it if missing. A caller waiting for another's computation of the same key
         runs `check` while it waits; a computation that raises (cancelled, failed) leaves nothing cached, and the

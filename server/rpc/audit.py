@@ -9,14 +9,15 @@ successful write produced, whichever its response carries).
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 from google.protobuf.message import Message
 
 from server.principals import current_principal
-from server.rpc.handlers import Behaviour, Handler, MethodInterceptor, replace_behaviour
+from server.rpc.calls import Context, Method, Unary
+from server.rpc.handlers import Stage
 
 log = logging.getLogger("chokepoint.audit")
 
@@ -48,47 +49,48 @@ def _field(message: Any, name: str) -> Any:
     return None
 
 
-class AuditInterceptor(MethodInterceptor):
+class Audit(Stage):
     """Records every call of `methods` (the writes) after it ends, with the caller's principal.
 
-    Sits outside the error interceptor, so a failed write is recorded with the status that was sent. Writes
-    answer with one message; for a streamed request (ImportGraph) the request id is the first chunk's.
+    Sits outside the error stage, so a failed write is recorded with the status that was sent. Writes answer with
+    one message; for a streamed request (ImportGraph) the request id is the first chunk's.
     """
 
     def __init__(self, methods: frozenset[str]) -> None:
-        super().__init__()
         self._methods = methods
 
-    def wrap(self, method: str, handler: Handler) -> Handler:
-        if method not in self._methods:
-            return handler
-        return replace_behaviour(handler, lambda behaviour: _audited(behaviour, method))
+    def unary(self, method: Method, behaviour: Unary) -> Unary:
+        if method.name not in self._methods:
+            return behaviour
+        name = method.name
+
+        async def audited(request: Any, context: Context) -> Any:
+            request_ids = [request_id_of(request)]
+            if method.request_streaming:
+                request = _noting_first_request_id(request, request_ids)
+            try:
+                response = await behaviour(request, context)
+            except BaseException:
+                # The error stage inside answers every error with its status, so only a cancellation gets here.
+                code = context.code() or grpc.StatusCode.CANCELLED
+                record_write(principal=current_principal().name, method=name, request_id=request_ids[-1], code=code)
+                raise
+            code = context.code() or grpc.StatusCode.OK  # a failed write's status, set by the error stage
+            record_write(
+                principal=current_principal().name,
+                method=name,
+                request_id=request_ids[-1],
+                code=code,
+                response=response,
+            )
+            return response
+
+        return audited
 
 
-def _audited(behaviour: Behaviour, method: str) -> Behaviour:
-    def run(request: Any, context: grpc.ServicerContext) -> Any:
-        request_ids = [request_id_of(request)]
-        if not isinstance(request, Message):
-            request = _noting_first_request_id(request, request_ids)
-        try:
-            response = behaviour(request, context)
-        except Exception:
-            # The error interceptor inside has set the status it aborted with.
-            code = context.code() or grpc.StatusCode.UNKNOWN  # type: ignore[attr-defined]  # grpc-stubs lacks it
-            record_write(principal=current_principal().name, method=method, request_id=request_ids[-1], code=code)
-            raise
-        code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
-        record_write(
-            principal=current_principal().name, method=method, request_id=request_ids[-1], code=code, response=response
-        )
-        return response
-
-    return run
-
-
-def _noting_first_request_id(requests: Iterator[Any], request_ids: list[str]) -> Iterator[Any]:
+async def _noting_first_request_id(requests: AsyncIterator[Any], request_ids: list[str]) -> AsyncIterator[Any]:
     first = True
-    for request in requests:
+    async for request in requests:
         if first:
             request_ids.append(request_id_of(request))
             first = False

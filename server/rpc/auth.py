@@ -8,7 +8,7 @@ credentials, so orchestrators can probe a locked-down service.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,8 +16,9 @@ import grpc
 
 from server.principals import Principal, Role, act_as
 from server.rpc.audit import record_write, request_id_of
-from server.rpc.errors import status_with_reason
-from server.rpc.handlers import Behaviour, Handler, MethodInterceptor, replace_behaviour
+from server.rpc.calls import Context, Method, Streaming, Unary
+from server.rpc.errors import end_with, status_with_reason
+from server.rpc.handlers import Stage
 from server.tokens import TokenBook
 
 _GRAPH = "/chokepoint.v1.GraphService/"
@@ -67,7 +68,7 @@ class Refusal:
 
 
 def authorise(
-    method: str, metadata: Sequence[tuple[str, str | bytes]] | None, tokens: TokenBook
+    method: str, metadata: Iterable[tuple[str, str | bytes]] | None, tokens: TokenBook
 ) -> Principal | Refusal:
     """The caller's principal if its bearer token allows `method`, else why not (401 before 403, as HTTP does)."""
     principal = _authenticate(metadata, tokens)
@@ -86,7 +87,7 @@ def authorise(
     return principal
 
 
-def _authenticate(metadata: Sequence[tuple[str, str | bytes]] | None, tokens: TokenBook) -> Principal | Refusal:
+def _authenticate(metadata: Iterable[tuple[str, str | bytes]] | None, tokens: TokenBook) -> Principal | Refusal:
     values = [value for key, value in metadata or () if key == "authorization"]
     if not values:
         msg = "missing credentials: send the metadata 'authorization: Bearer <token>'"
@@ -102,8 +103,8 @@ def _authenticate(metadata: Sequence[tuple[str, str | bytes]] | None, tokens: To
     return principal
 
 
-class AuthInterceptor(MethodInterceptor):
-    """Refuses calls whose bearer token is missing, unknown or too weak; active only when tokens are configured.
+class Auth(Stage):
+    """Refuses calls whose bearer token is missing, unknown or too weak; a stage only when tokens are configured.
 
     Refusals go out as UNAUTHENTICATED or PERMISSION_DENIED with ErrorInfo reasons of the same names. An allowed
     call runs with its principal available through `server.principals.current_principal()`. The token is checked on
@@ -111,26 +112,46 @@ class AuthInterceptor(MethodInterceptor):
     """
 
     def __init__(self, tokens: TokenBook) -> None:
-        super().__init__()
         self._tokens = tokens
 
-    def wrap(self, method: str, handler: Handler) -> Handler:
-        if method.split("/")[1] in PUBLIC_SERVICES:
-            return handler
-        return replace_behaviour(handler, lambda behaviour: self._checked(method, behaviour))
+    def unary(self, method: Method, behaviour: Unary) -> Unary:
+        if _public(method):
+            return behaviour
 
-    def _checked(self, method: str, behaviour: Behaviour) -> Behaviour:
-        def run(request: Any, context: grpc.ServicerContext) -> Any:
-            decision = authorise(method, context.invocation_metadata(), self._tokens)
-            if isinstance(decision, Refusal):
-                return _refuse(decision, method, request, context)
-            act_as(decision)
-            return behaviour(request, context)
+        async def checked(request: Any, context: Context) -> Any:
+            if not self._admit(method.name, request, context):
+                return None
+            return await behaviour(request, context)
 
-        return run
+        return checked
+
+    def streaming(self, method: Method, behaviour: Streaming) -> Streaming:
+        if _public(method):
+            return behaviour
+
+        async def checked(request: Any, context: Context) -> AsyncIterator[Any]:
+            if not self._admit(method.name, request, context):
+                return
+            async for response in behaviour(request, context):
+                yield response
+
+        return checked
+
+    def _admit(self, method: str, request: Any, context: Context) -> bool:
+        """Act as the caller's principal; or refuse the call (answered when the behaviour returns) and say so."""
+        decision = authorise(method, context.invocation_metadata(), self._tokens)
+        if isinstance(decision, Refusal):
+            _refuse(decision, method, request, context)
+            return False
+        act_as(decision)
+        return True
 
 
-def _refuse(refusal: Refusal, method: str, request: Any, context: grpc.ServicerContext) -> None:
+def _public(method: Method) -> bool:
+    return method.name.split("/")[1] in PUBLIC_SERVICES
+
+
+def _refuse(refusal: Refusal, method: str, request: Any, context: Context) -> None:
     log.warning(
         "refused %s to %s: %s %s",
         method,
@@ -141,4 +162,4 @@ def _refuse(refusal: Refusal, method: str, request: Any, context: grpc.ServicerC
     )
     if method in WRITE_METHODS:
         record_write(principal=refusal.principal, method=method, request_id=request_id_of(request), code=refusal.code)
-    context.abort_with_status(status_with_reason(refusal.code, refusal.message, reason=refusal.code.name))
+    end_with(context, status_with_reason(refusal.code, refusal.message, reason=refusal.code.name))

@@ -1,24 +1,21 @@
-"""The transport's side of cooperative cancellation: a core `Check` built from the call's context."""
+"""The transport's side of cooperative cancellation: a core `Check` built from the call, and idle uploads."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable, Iterator
 from typing import TypeVar
-
-import grpc
 
 from server.core.cancellation import Check
 from server.core.errors import CancelledError, DeadlineExceededError
+from server.rpc.bridge import CallContext, StreamedRequests
 
 T = TypeVar("T")
 
 
-def check_of(context: grpc.ServicerContext) -> Check:
+def check_of(context: CallContext) -> Check:
     """A check raising once the call's deadline has passed or the call ended (client cancel, connection lost).
 
-    Both tests are a lock and a clock read, cheap enough for every propagation tier. The deadline is read first:
-    gRPC marks an expired call inactive too, and the client should see the expiry as DEADLINE_EXCEEDED.
+    Both tests are attribute reads and a clock read, cheap enough for every propagation tier. The deadline is read
+    first: an expired call has ended too, and the client should see the expiry as DEADLINE_EXCEEDED.
     """
 
     def check() -> None:
@@ -33,32 +30,10 @@ def check_of(context: grpc.ServicerContext) -> Check:
     return check
 
 
-def idle_bounded(requests: Iterable[T], context: grpc.ServicerContext, *, seconds: float) -> Iterator[T]:
-    """The messages of a client stream; the call is cancelled when none arrives for `seconds`.
+def idle_bounded(requests: StreamedRequests[T], *, seconds: float) -> StreamedRequests[T]:
+    """`requests`, cancelling the call when no message arrives for `seconds`.
 
-    A client that opens an upload and stalls would otherwise hold its worker until its connection dies: the
-    handler blocks in gRPC's request iterator, which no check can interrupt. Cancelling the call wakes it.
+    A client that opens an upload and stalls would otherwise hold its worker thread until its connection died.
     """
-    iterator = iter(requests)
-    while True:
-        idle = threading.Event()
-
-        def expire(flag: threading.Event = idle) -> None:
-            flag.set()
-            context.cancel()  # type: ignore[no-untyped-call]  # the server context has it, untyped
-
-        timer = threading.Timer(seconds, expire)
-        timer.daemon = True
-        timer.start()
-        try:
-            request = next(iterator)
-        except StopIteration:
-            return
-        except grpc.RpcError:
-            if idle.is_set():
-                msg = f"no request message for {seconds:g} s (upload_idle_seconds); the call was cancelled"
-                raise CancelledError(msg) from None
-            raise
-        finally:
-            timer.cancel()
-        yield request
+    requests.idle_seconds = seconds
+    return requests

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
@@ -28,7 +28,8 @@ from server.core.errors import (
     ResourceExhaustedError,
     StoreCorruptError,
 )
-from server.rpc.handlers import Handler, MethodInterceptor, replace_behaviour
+from server.rpc.calls import Context, Method, Streaming, Unary
+from server.rpc.handlers import Stage
 
 ERROR_DOMAIN = "chokepoint.dev"
 STATUS_BY_ERROR: dict[type[ChokepointError], grpc.StatusCode] = {
@@ -88,53 +89,60 @@ def _clip(text: str, limit: int) -> str:
     return encoded[:limit].decode(errors="ignore") + "..."
 
 
-class ErrorInterceptor(MethodInterceptor):
-    """Wraps every handler so domain errors and unexpected failures are answered the same way everywhere.
+class Errors(Stage):
+    """Wraps every behaviour so domain errors and unexpected failures are answered the same way everywhere.
 
-    Handlers raise domain errors and never call `context.abort` themselves: this is the one place that does.
+    Behaviours raise domain errors and never end the call with a status themselves: this is the one place that
+    does.
     """
 
-    def wrap(self, method: str, handler: Handler) -> Handler:
-        guard = _guard_stream if handler.response_streaming else _guard_unary
-        return replace_behaviour(handler, lambda behaviour: guard(behaviour, method))
+    def unary(self, method: Method, behaviour: Unary) -> Unary:
+        async def guarded(request: Any, context: Context) -> Any:
+            try:
+                return await behaviour(request, context)
+            except Exception as error:  # noqa: BLE001 (translated once, here)
+                _answer(error, context, method.name)
+                return None
+
+        return guarded
+
+    def streaming(self, method: Method, behaviour: Streaming) -> Streaming:
+        async def guarded(request: Any, context: Context) -> AsyncIterator[Any]:
+            try:
+                async for response in behaviour(request, context):
+                    yield response
+            except Exception as error:  # noqa: BLE001 (translated once, here)
+                _answer(error, context, method.name)
+
+        return guarded
 
 
-def _guard_unary(behaviour: Callable[[Any, grpc.ServicerContext], Any], method: str) -> Callable[..., Any]:
-    def guarded(request: Any, context: grpc.ServicerContext) -> Any:
-        try:
-            return behaviour(request, context)
-        except Exception as error:  # noqa: BLE001 (translated once, here)
-            _abort(error, context, method)
-
-    return guarded
-
-
-def _guard_stream(behaviour: Callable[[Any, grpc.ServicerContext], Iterator[Any]], method: str) -> Callable[..., Any]:
-    def guarded(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-        try:
-            yield from behaviour(request, context)
-        except Exception as error:  # noqa: BLE001 (translated once, here)
-            _abort(error, context, method)
-
-    return guarded
-
-
-def _abort(error: Exception, context: grpc.ServicerContext, method: str) -> None:
-    if isinstance(error, grpc.RpcError) and not context.is_active():
-        # A request stream raises this when its call ends mid-upload: the client went away, not a bug of ours.
-        error = CancelledError("the call ended while its requests were being read")
+def _answer(error: Exception, context: Context, method: str) -> None:
     if isinstance(error, CancelledError):
         log.info("%s stopped: %s", method, error.message)
     if isinstance(error, ChokepointError):
-        context.abort_with_status(rpc_status.to_status(to_rpc_status(error)))
+        end_with(context, rpc_status.to_status(to_rpc_status(error)))
+        return
     incident = uuid.uuid4().hex[:12]
     log.exception("unexpected error in %s (incident %s)", method, incident)
     message = f"internal error (incident {incident}); the server log has the details"
-    context.abort_with_status(status_with_reason(grpc.StatusCode.INTERNAL, message, reason="INTERNAL"))
+    end_with(context, status_with_reason(grpc.StatusCode.INTERNAL, message, reason="INTERNAL"))
+
+
+def end_with(context: Context, status: grpc.Status) -> None:
+    """Answer the call with `status` when its behaviour returns (it must then return nothing), keeping the trailing
+    metadata already set (the request id) beside the status's own.
+
+    Not `context.abort`, which sends the status at once: a client could then see the error before the outer stages
+    had recorded the call (its metrics, its audit record).
+    """
+    context.set_code(status.code)
+    context.set_details(status.details)
+    context.set_trailing_metadata((*(context.trailing_metadata() or ()), *(status.trailing_metadata or ())))
 
 
 def status_with_reason(code: grpc.StatusCode, message: str, *, reason: str) -> grpc.Status:
-    """A status for `context.abort_with_status` carrying one ErrorInfo(reason, domain), for refusals made outside
+    """A status for `end_with` carrying one ErrorInfo(reason, domain), for refusals made outside
     the domain (authentication, authorisation, unexpected failures)."""
     status = status_pb2.Status(
         code=getattr(code_pb2, code.name),

@@ -7,11 +7,10 @@ version, the day and the whole request: a repeated call skips the lookups, the c
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
-import grpc
 import polars as pl
 import pyarrow as pa
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
@@ -33,6 +32,7 @@ from server.core.shipments import parse_day
 from server.core.store import GraphStore
 from server.core.validation import COUNTRY_CODES
 from server.rpc import paging, validation
+from server.rpc.bridge import CallContext, StreamedRequests
 from server.rpc.cancellation import check_of, idle_bounded
 from server.rpc.limits import Limits, bounded, refuse_over_limit
 
@@ -43,6 +43,14 @@ COMPONENTS = {
     exposure_pb2.SCORE_COMPONENT_TARIFF_COST: "tariff_cost",
     exposure_pb2.SCORE_COMPONENT_TARIFF_IMPACT: "tariff_impact",
 }
+
+
+def _answer_key(graph: Graph, policies: PolicySnapshot, request: exposure_pb2.ScoreCompanyRequest) -> tuple[Any, str]:
+    """ScoreCompany's cache key, and the day it answers for. The key holds everything the answer depends on: the
+    versions, the day and every request field. An empty date means today: resolved once here, so the key and the
+    answer name the same day."""
+    as_of = request.as_of_date or datetime.now(UTC).date().isoformat()
+    return (graph.version, policies.version, as_of, request.SerializeToString(deterministic=True)), as_of
 
 
 class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
@@ -65,20 +73,22 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         self._limits = limits
         self._upload_idle_seconds = upload_idle_seconds
 
-    def ScoreCompany(self, request: exposure_pb2.ScoreCompanyRequest, context: grpc.ServicerContext) -> bytes:
+    def ScoreCompany(self, request: exposure_pb2.ScoreCompanyRequest, context: CallContext) -> bytes:
         """The serialized response (the handler sends bytes as they are; see `server.rpc.handlers`)."""
         graph, policies = self._graphs.graph, self._policies.snapshot
-        # An empty date means today: resolved once here, so the key and the answer name the same day.
-        as_of = request.as_of_date or datetime.now(UTC).date().isoformat()
-        # The key holds everything the answer depends on: the versions, the day and every request field. A failed
-        # call (unknown company, bad date) raises out of `get` and caches nothing.
-        key = (graph.version, policies.version, as_of, request.SerializeToString(deterministic=True))
+        key, as_of = _answer_key(graph, policies, request)
         check = check_of(context)
+        # A failed call (unknown company, bad date) raises out of `get` and caches nothing.
         return self._answers.get(
             key,
             lambda: self._score_company(graph, policies, request, as_of, check=check).SerializeToString(),
             check=check,
         )
+
+    def answered_score(self, request: exposure_pb2.ScoreCompanyRequest) -> bytes | None:
+        """ScoreCompany's answer if it is cached, else None; cheap and non-blocking, so the server tries it on its
+        event loop before handing the call to a worker thread."""
+        return self._answers.cached(_answer_key(self._graphs.graph, self._policies.snapshot, request)[0])
 
     def _score_company(
         self,
@@ -101,7 +111,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         )
 
     def RankCompanies(
-        self, request: exposure_pb2.RankCompaniesRequest, context: grpc.ServicerContext
+        self, request: exposure_pb2.RankCompaniesRequest, context: CallContext
     ) -> exposure_pb2.RankCompaniesResponse:
         component = COMPONENTS.get(request.order_by, "score")
         filters = (
@@ -135,7 +145,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         )
 
     def ExplainExposure(
-        self, request: exposure_pb2.ExplainExposureRequest, context: grpc.ServicerContext
+        self, request: exposure_pb2.ExplainExposureRequest, context: CallContext
     ) -> exposure_pb2.ExplainExposureResponse:
         limit = bounded(request.limit, "limit", default=10, maximum=self._limits.max_paths)
         depth = bounded(request.max_depth, "max_depth", default=6, maximum=self._limits.max_path_depth)
@@ -172,7 +182,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         )
 
     def FindChokepoints(
-        self, request: exposure_pb2.FindChokepointsRequest, context: grpc.ServicerContext
+        self, request: exposure_pb2.FindChokepointsRequest, context: CallContext
     ) -> exposure_pb2.FindChokepointsResponse:
         limit = bounded(request.limit, "limit", default=10, maximum=self._limits.max_paths)
         graph = self._graphs.graph
@@ -195,7 +205,7 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         )
 
     def CompareScenarios(
-        self, request: exposure_pb2.CompareScenariosRequest, context: grpc.ServicerContext
+        self, request: exposure_pb2.CompareScenariosRequest, context: CallContext
     ) -> exposure_pb2.CompareScenariosResponse:
         component = COMPONENTS.get(request.order_by, "score")
         filters = (
@@ -248,13 +258,13 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         )
 
     def ScoreSupplierList(
-        self, request_iterator: Iterable[exposure_pb2.ScoreSupplierListRequest], context: grpc.ServicerContext
+        self, request_iterator: StreamedRequests[exposure_pb2.ScoreSupplierListRequest], context: CallContext
     ) -> Iterator[exposure_pb2.ScoreSupplierListResponse]:
         settings: tuple[Graph, Scores, exposure_pb2.ScoreContext, PolicySet, str, bool] | None = None
         next_row, refused = 1, 0
         scored_parts: list[pl.DataFrame] = []
         check = check_of(context)
-        requests = idle_bounded(request_iterator, context, seconds=self._upload_idle_seconds)
+        requests = idle_bounded(request_iterator, seconds=self._upload_idle_seconds)
         for index, request in enumerate(requests):
             check()
             if settings is None:

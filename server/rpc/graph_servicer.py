@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
-import grpc
 from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 
 from server.core import queries
@@ -12,6 +11,7 @@ from server.core.store import GraphStore, WriteResult
 from server.core.tables import FileKind, write_table
 from server.core.validation import RowSource
 from server.rpc import convert, paging, validation
+from server.rpc.bridge import CallContext, StreamedRequests
 from server.rpc.cancellation import check_of, idle_bounded
 from server.rpc.limits import Limits
 from server.rpc.uploads import collect_upload
@@ -25,16 +25,14 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         self._limits = limits
         self._upload_idle_seconds = upload_idle_seconds
 
-    def GetCompany(
-        self, request: graph_pb2.GetCompanyRequest, context: grpc.ServicerContext
-    ) -> graph_pb2.GetCompanyResponse:
+    def GetCompany(self, request: graph_pb2.GetCompanyRequest, context: CallContext) -> graph_pb2.GetCompanyResponse:
         company_id = validation.required(request.company_id, "company_id")
         graph = self._store.graph
         company = queries.get_company(graph, company_id)
         return graph_pb2.GetCompanyResponse(company=convert.company_messages(company)[0], graph_version=graph.version)
 
     def ListCompanies(
-        self, request: graph_pb2.ListCompaniesRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.ListCompaniesRequest, context: CallContext
     ) -> graph_pb2.ListCompaniesResponse:
         filters = (request.country, request.list_code)
         after = paging.decode_token(request.page_token, filters=filters, key_length=len(queries.COMPANY_ORDER))
@@ -54,7 +52,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         )
 
     def UpsertCompanies(
-        self, request: graph_pb2.UpsertCompaniesRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.UpsertCompaniesRequest, context: CallContext
     ) -> graph_pb2.UpsertCompaniesResponse:
         validation.batch(request.companies, "companies", limit=self._limits.max_batch_items)
         result = self._store.upsert_companies(
@@ -68,7 +66,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         )
 
     def DeleteCompany(
-        self, request: graph_pb2.DeleteCompanyRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.DeleteCompanyRequest, context: CallContext
     ) -> graph_pb2.DeleteCompanyResponse:
         result = self._store.delete_company(
             validation.required(request.company_id, "company_id"),
@@ -78,7 +76,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         return graph_pb2.DeleteCompanyResponse(deleted_link_count=result.deleted_links, graph_version=result.version)
 
     def ListSupplyLinks(
-        self, request: graph_pb2.ListSupplyLinksRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.ListSupplyLinksRequest, context: CallContext
     ) -> graph_pb2.ListSupplyLinksResponse:
         filters = (request.supplier_id, request.buyer_id)
         order = queries.SUPPLIER_ORDER if request.supplier_id else queries.BUYER_ORDER
@@ -99,7 +97,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         )
 
     def UpsertSupplyLinks(
-        self, request: graph_pb2.UpsertSupplyLinksRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.UpsertSupplyLinksRequest, context: CallContext
     ) -> graph_pb2.UpsertSupplyLinksResponse:
         validation.batch(request.links, "links", limit=self._limits.max_batch_items)
         result = self._store.upsert_links(
@@ -113,7 +111,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         )
 
     def DeleteSupplyLink(
-        self, request: graph_pb2.DeleteSupplyLinkRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.DeleteSupplyLinkRequest, context: CallContext
     ) -> graph_pb2.DeleteSupplyLinkResponse:
         result = self._store.delete_link(
             validation.required(request.supplier_id, "supplier_id"),
@@ -124,9 +122,9 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         return graph_pb2.DeleteSupplyLinkResponse(graph_version=result.version)
 
     def ImportGraph(
-        self, request_iterator: Iterable[graph_pb2.ImportGraphRequest], context: grpc.ServicerContext
+        self, request_iterator: StreamedRequests[graph_pb2.ImportGraphRequest], context: CallContext
     ) -> graph_pb2.ImportGraphResponse:
-        requests = idle_bounded(request_iterator, context, seconds=self._upload_idle_seconds)
+        requests = idle_bounded(request_iterator, seconds=self._upload_idle_seconds)
         upload = collect_upload(requests, max_bytes=self._limits.max_import_bytes)
         result: WriteResult = self._store.import_graph(
             upload.table(FileKind.COMPANIES),
@@ -141,7 +139,7 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
         )
 
     def ExportGraph(
-        self, request: graph_pb2.ExportGraphRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.ExportGraphRequest, context: CallContext
     ) -> Iterator[graph_pb2.ExportGraphResponse]:
         fmt = validation.choice(request.format, convert.EXPORT_FORMATS, "format")
         graph = self._store.graph
@@ -158,6 +156,6 @@ class GraphServicer(graph_pb2_grpc.GraphServiceServicer):
                 )
 
     def GetGraphStats(
-        self, request: graph_pb2.GetGraphStatsRequest, context: grpc.ServicerContext
+        self, request: graph_pb2.GetGraphStatsRequest, context: CallContext
     ) -> graph_pb2.GetGraphStatsResponse:
         return convert.stats_message(queries.summarise_graph(self._store.graph))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import grpc
 import polars as pl
 from chokepoint.v1 import policy_pb2, policy_pb2_grpc
 
@@ -16,6 +15,7 @@ from server.core.scenarios import CURRENT, ScenarioBook
 from server.core.shipments import build_shipment, parse_day
 from server.core.taxonomy import index_taxonomy
 from server.rpc import paging, validation
+from server.rpc.bridge import CallContext
 from server.rpc.limits import Limits, refuse_large_scenario
 from server.rpc.policy_convert import (
     CONTROL_AUTHORITY_FILTER,
@@ -34,7 +34,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         self._limits = limits
 
     def GetScenario(
-        self, request: policy_pb2.GetScenarioRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.GetScenarioRequest, context: CallContext
     ) -> policy_pb2.GetScenarioResponse:
         snapshot = self._store.snapshot
         book, version = snapshot.book, snapshot.version
@@ -45,7 +45,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         )
 
     def ListScenarios(
-        self, request: policy_pb2.ListScenariosRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.ListScenariosRequest, context: CallContext
     ) -> policy_pb2.ListScenariosResponse:
         after = paging.decode_token(request.page_token, filters=(), key_length=1)
         snapshot = self._store.snapshot
@@ -60,7 +60,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         )
 
     def CreateScenario(
-        self, request: policy_pb2.CreateScenarioRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.CreateScenarioRequest, context: CallContext
     ) -> policy_pb2.CreateScenarioResponse:
         scenario = scenario_from_json(scenario_document(request.scenario), where="scenario")
         refuse_large_scenario(scenario, self._limits)
@@ -70,7 +70,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         )
 
     def UpdateScenario(
-        self, request: policy_pb2.UpdateScenarioRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.UpdateScenarioRequest, context: CallContext
     ) -> policy_pb2.UpdateScenarioResponse:
         scenario = scenario_from_json(scenario_document(request.scenario), where="scenario")
         refuse_large_scenario(scenario, self._limits)
@@ -80,7 +80,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         )
 
     def DeleteScenario(
-        self, request: policy_pb2.DeleteScenarioRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.DeleteScenarioRequest, context: CallContext
     ) -> policy_pb2.DeleteScenarioResponse:
         return policy_pb2.DeleteScenarioResponse(
             policy_version=self._store.delete(
@@ -89,7 +89,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         )
 
     def ListMeasures(
-        self, request: policy_pb2.ListMeasuresRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.ListMeasuresRequest, context: CallContext
     ) -> policy_pb2.ListMeasuresResponse:
         filters = (
             request.scenario,
@@ -125,7 +125,7 @@ class PolicyServicer(policy_pb2_grpc.PolicyServiceServicer):
         )
 
     def EvaluateLink(
-        self, request: policy_pb2.EvaluateLinkRequest, context: grpc.ServicerContext
+        self, request: policy_pb2.EvaluateLinkRequest, context: CallContext
     ) -> policy_pb2.EvaluateLinkResponse:
         snapshot = self._store.snapshot
         book, version = snapshot.book, snapshot.version

@@ -81,18 +81,14 @@ def auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthServer
         hidden_calls.append("called")
         return b""
 
-    service.server.add_generic_rpc_handlers(
-        (
-            grpc.method_handlers_generic_handler(
-                "chokepoint.v1.HiddenService", {"DropEverything": grpc.unary_unary_rpc_method_handler(drop_everything)}
-            ),
-        )
+    service.add_method_handlers(
+        "chokepoint.v1.HiddenService", {"DropEverything": grpc.unary_unary_rpc_method_handler(drop_everything)}
     )
-    service.server.start()
+    service.start()
     address = f"127.0.0.1:{service.port}"
     with grpc.insecure_channel(address) as channel:
         yield AuthServer(address, tokens, channel, hidden_calls)
-    service.server.stop(None).wait()
+    service.stop(None)
     policy.close()
     store.close()
 

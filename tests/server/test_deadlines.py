@@ -34,9 +34,9 @@ def big_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     store = open_store(directory / "store", seed_graph=seed)
     policy = open_policy_store(directory / "store")
     service = build_server(Config(address="127.0.0.1:0", workers=1), store, policy)
-    service.server.start()
+    service.start()
     yield f"127.0.0.1:{service.port}", service
-    service.server.stop(None).wait()
+    service.stop(None)
     policy.close()
     store.close()
 

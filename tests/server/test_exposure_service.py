@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 import grpc
 import polars as pl
 import pyarrow as pa
 import pytest
-from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc
+from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc
 from polars.testing import assert_frame_equal
 
 from client.client import ChokepointClient, Company, SupplyLink
 from client.errors import InvalidArgumentError, NotFoundError, decode_error
-from server.app import limits_of
-from server.config import DEFAULT_SEED_GRAPH, Config
-from server.core.caches import LruCache
-from server.core.seeding import open_policy_store, open_store
-from server.rpc.exposure_servicer import ExposureServicer
-from server.rpc.handlers import add_servicer
+from server.config import DEFAULT_SEED_GRAPH
 from tests.conftest import RunningServer, ServeFactory
 
 DAY = "2026-01-15"
@@ -298,34 +291,35 @@ def test_supplier_rows_from_any_arrow_writer_score_as_the_client_sends_them(
     assert answers[-1].summary.disruption == expected.summary.disruption
 
 
-def test_a_cached_score_answer_goes_out_as_its_bytes_without_any_interceptor(tmp_path: Path) -> None:
-    # ScoreCompany answers a cache hit with the serialized bytes; sending them as they are is the registration's
-    # doing (`add_servicer`), not a side effect of an interceptor rebuilding the handler: a bare server serves it.
-    store = open_store(tmp_path, seed_graph=DEFAULT_SEED_GRAPH)
-    policy = open_policy_store(tmp_path)
-    answers: LruCache[Any, bytes] = LruCache(capacity=10)
-    servicer = ExposureServicer(
-        store,
-        policy,
-        limits_of(Config()),
-        scores=LruCache(capacity=2),
-        origins=LruCache(capacity=10),
-        answers=answers,
-        upload_idle_seconds=60.0,
-    )
-    server = grpc.server(ThreadPoolExecutor(max_workers=2))
-    add_servicer(exposure_pb2_grpc.add_ExposureServiceServicer_to_server, servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    server.start()
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-            stub = exposure_pb2_grpc.ExposureServiceStub(channel)
-            request = exposure_pb2.ScoreCompanyRequest(company_id="US-MOTOR-1", as_of_date=DAY)
-            first, again = stub.ScoreCompany(request, timeout=60), stub.ScoreCompany(request, timeout=60)
-    finally:
-        server.stop(None).wait()
-        policy.close()
-        store.close()
-    assert answers.hits == 1
+def test_a_cached_score_is_answered_while_every_worker_is_busy(serve: ServeFactory) -> None:
+    # A cached ScoreCompany answer is looked up on the event loop; anything else needs a worker thread. With the
+    # one worker held by a stalled upload, the cached answer still comes back (as the cached bytes), and a call
+    # that needs a worker waits out its deadline.
+    seeded = serve(seed_graph=DEFAULT_SEED_GRAPH, workers=1)
+    stalled = threading.Event()
+    release = threading.Event()
+
+    def stalling_upload() -> Iterator[graph_pb2.ImportGraphRequest]:
+        yield graph_pb2.ImportGraphRequest(file=graph_pb2.GRAPH_FILE_COMPANIES, format=graph_pb2.FILE_FORMAT_CSV)
+        stalled.set()
+        release.wait(timeout=60)
+
+    with grpc.insecure_channel(seeded.address) as channel:
+        scores = exposure_pb2_grpc.ExposureServiceStub(channel)
+        graph = graph_pb2_grpc.GraphServiceStub(channel)
+        request = exposure_pb2.ScoreCompanyRequest(company_id="US-MOTOR-1", as_of_date=DAY)
+        first = scores.ScoreCompany(request, timeout=60)
+        upload = graph.ImportGraph.future(stalling_upload(), timeout=60)
+        try:
+            assert stalled.wait(timeout=30)
+            again = scores.ScoreCompany(request, timeout=5)
+            with pytest.raises(grpc.RpcError) as waited:
+                graph.GetGraphStats(graph_pb2.GetGraphStatsRequest(), timeout=1)
+        finally:
+            release.set()
+        with pytest.raises(grpc.RpcError):
+            upload.result()  # the upload had no data: refused
     assert again == first
     assert first.score.company_id == "US-MOTOR-1"
+    assert seeded.service.answers.hits == 1
+    assert waited.value.code() is grpc.StatusCode.DEADLINE_EXCEEDED

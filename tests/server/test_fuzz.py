@@ -222,11 +222,11 @@ def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzServer
     store = open_store(data_dir, seed_graph=DEFAULT_SEED_GRAPH)
     policy = open_policy_store(data_dir)
     service = build_server(Config(address="127.0.0.1:0"), store, policy)
-    service.server.start()
+    service.start()
     address = f"127.0.0.1:{service.port}"
     with grpc.insecure_channel(address, options=[("grpc.max_receive_message_length", 64 * 1024**2)]) as channel:
         yield FuzzServer(address, service.port, channel)
-    service.server.stop(None).wait()
+    service.stop(None)
     policy.close()
     store.close()
 

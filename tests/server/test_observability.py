@@ -159,14 +159,14 @@ def test_x_request_id_is_echoed_or_generated(observed: RunningServer) -> None:
         )
         with pytest.raises(grpc.RpcError) as failed:
             stub.GetCompany(graph_pb2.GetCompanyRequest(company_id="NOPE"), metadata=[("x-request-id", "t-7")])
-    assert dict(sent.initial_metadata())["x-request-id"] == "trace-42"
-    generated = dict(unsent.initial_metadata())["x-request-id"]
+    assert dict(sent.trailing_metadata())["x-request-id"] == "trace-42"
+    generated = dict(unsent.trailing_metadata())["x-request-id"]
     assert len(generated) == 32
     assert generated.isalnum()
-    replaced = dict(too_long.initial_metadata())["x-request-id"]
+    replaced = dict(too_long.trailing_metadata())["x-request-id"]
     assert replaced not in {"x" * 129, generated}
     assert len(replaced) == 32
-    assert dict(failed.value.initial_metadata())["x-request-id"] == "t-7"  # failing calls carry it too
+    assert dict(failed.value.trailing_metadata())["x-request-id"] == "t-7"  # failing calls carry it too
 
 
 def test_metrics_are_off_unless_an_address_is_given(serve: ServeFactory) -> None:

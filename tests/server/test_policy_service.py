@@ -278,7 +278,7 @@ def test_scenario_lifecycle_survives_a_restart(serve: ServeFactory, tmp_path: Pa
         assert gallium.hazard == pytest.approx(0.6)
         updated = client.update_scenario({**scenario, "remove": ["US-301-LIST2"]})
         assert updated.policy_version != created.policy_version
-    first.service.server.stop(None).wait()
+    first.service.stop(None)
     first.policy.close()
     first.store.close()
     with serve(data_dir=tmp_path / "store").client() as client:

@@ -1,0 +1,21 @@
+"""The bridge from the asyncio server to the synchronous servicers: worker threads are given back when calls end."""
+
+from __future__ import annotations
+
+import grpc
+from chokepoint.v1 import graph_pb2, graph_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.conftest import ServeFactory
+
+
+def test_a_health_watch_gives_its_worker_back_when_the_client_cancels(serve: ServeFactory) -> None:
+    # The health service's Watch blocks its worker until the status changes; it learns that its client went away
+    # through a callback on the call's end. With one worker, the next call is served only if that ran.
+    server = serve(workers=1)
+    with grpc.insecure_channel(server.address) as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest(service=""), timeout=60)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()
+        stats = graph_pb2_grpc.GraphServiceStub(channel).GetGraphStats(graph_pb2.GetGraphStatsRequest(), timeout=10)
+    assert stats.graph_version == 0
