@@ -25,6 +25,7 @@ import scipy.sparse.linalg as spla
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, row_pointers
+from server.core.parallel import both
 from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
@@ -133,41 +134,66 @@ def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check:
     """R with (I - M) R = `right`, by block Gauss-Seidel sweeps over the levels of `order`: each level reads its
     forward suppliers' values of this sweep and its backward ones' of the last, and solves its clusters exactly.
     None when that does not settle within `MAX_TIERS` sweeps, or a closed loop (a cluster passing on everything)
-    receives anything: then the series, which can tell those apart, takes over."""
-    count = order.order.size
-    values = weights[order.entry_order]
-    outside = np.where(order.intra, 0.0, values)
-    loops = {level: _cluster_solver(clusters, values) for level, clusters in order.cluster_levels.items()}
+    receives anything: then the series, which can tell those apart, takes over.
+
+    The columns are independent systems over one matrix: a block of several is solved as two halves at once
+    (`parallel.both`), each half sweeping until its own columns settle.
+    """
+    levels = _Levels(order, weights)
     given = right[order.order]
-    solution = np.zeros_like(given)
-    starts, indptr = order.level_starts, order.indptr
-    slabs = [
-        sp.csr_array(
-            (outside[indptr[a] : indptr[b]], order.indices[indptr[a] : indptr[b]], indptr[a : b + 1] - indptr[a]),
-            shape=(b - a, count),
-        )
-        for a, b in pairwise(starts)
-    ]
-    previous = np.empty_like(solution)
-    for _ in range(MAX_TIERS):
-        check()
-        previous[...] = solution
-        for level, slab in enumerate(slabs):
-            a, b = starts[level], starts[level + 1]
-            updated = slab @ solution
-            updated += given[a:b]
-            if level in loops:
-                rows = order.cluster_levels[level].rows - a
-                solved = loops[level](updated[rows])
-                if solved is None:
-                    return None
-                updated[rows] = solved
-            solution[a:b] = updated
-        previous -= solution
-        if np.abs(previous).max(initial=0.0) <= TOLERANCE:
-            settled: np.ndarray = solution[order.position]
-            return settled
-    return None
+    if given.shape[1] < 2:
+        return levels.solve(given, check=check)
+    half = given.shape[1] // 2
+    left, rest = np.ascontiguousarray(given[:, :half]), np.ascontiguousarray(given[:, half:])
+    first, second = both(lambda: levels.solve(left, check=check), lambda: levels.solve(rest, check=check))
+    if first is None or second is None:
+        return None
+    return np.hstack([first, second])
+
+
+class _Levels:
+    """The rows of M level by level in supply order (slabs), with each level's cluster solver: built once per
+    sweep, read by any number of threads."""
+
+    def __init__(self, order: SupplyOrder, weights: np.ndarray) -> None:
+        self._order = order
+        count = order.order.size
+        values = weights[order.entry_order]
+        outside = np.where(order.intra, 0.0, values)
+        self._loops = {level: _cluster_solver(clusters, values) for level, clusters in order.cluster_levels.items()}
+        indptr = order.indptr
+        self._slabs = [
+            sp.csr_array(
+                (outside[indptr[a] : indptr[b]], order.indices[indptr[a] : indptr[b]], indptr[a : b + 1] - indptr[a]),
+                shape=(b - a, count),
+            )
+            for a, b in pairwise(order.level_starts)
+        ]
+
+    def solve(self, given: np.ndarray, *, check: Check) -> np.ndarray | None:
+        """The sweeps for `given` (rows in supply order); the solution in company order, or None."""
+        order, starts = self._order, self._order.level_starts
+        solution = np.zeros_like(given)
+        previous = np.empty_like(solution)
+        for _ in range(MAX_TIERS):
+            check()
+            previous[...] = solution
+            for level, slab in enumerate(self._slabs):
+                a, b = starts[level], starts[level + 1]
+                updated = slab @ solution
+                updated += given[a:b]
+                if level in self._loops:
+                    rows = order.cluster_levels[level].rows - a
+                    solved = self._loops[level](updated[rows])
+                    if solved is None:
+                        return None
+                    updated[rows] = solved
+                solution[a:b] = updated
+            previous -= solution
+            if np.abs(previous).max(initial=0.0) <= TOLERANCE:
+                settled: np.ndarray = solution[order.position]
+                return settled
+        return None
 
 
 def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> Callable[[np.ndarray], np.ndarray | None]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -22,6 +22,7 @@ import polars as pl
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, row_pointers
 from server.core.link_policy import carries, evaluate_links, graph_signatures
+from server.core.parallel import both
 from server.core.policy import PolicySet
 from server.core.propagation import Propagation, input_shares, propagate
 
@@ -157,20 +158,22 @@ def score_graph(
     link_damping = links.values("damping")
     carry_through = links.values("pass_through")
     base = reuse if reuse is not None and reuse.graph_version == graph.version else None
-    if base is not None and _same_inputs(
-        base.links, links, columns=("hazard", "control_country"), parameters=("damping_default", "damping_override")
-    ):
-        disruption = _stored(base.companies, "disruption", converged=base.disruption_converged)
-        by_material, material_rows = base.by_material, base.material_rows
-        by_country, country_rows = base.by_country, base.country_rows
-    else:
-        disruption, by_material, material_rows, by_country, country_rows = _disruption_family(
-            graph, links, hazard, link_damping * (1.0 - hazard), check=check
-        )
-    if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
-        tariff = _stored(base.companies, "tariff", converged=base.tariff_converged)
-    else:
-        tariff = propagate(graph, rate, carry_through, shares=shares, check=check)
+
+    def disruption_family() -> _DisruptionFamily:
+        if base is not None and _same_inputs(
+            base.links, links, columns=("hazard", "control_country"), parameters=("damping_default", "damping_override")
+        ):
+            stored = _stored(base.companies, "disruption", converged=base.disruption_converged)
+            return stored, base.by_material, base.material_rows, base.by_country, base.country_rows
+        return _disruption_family(graph, links, hazard, link_damping * (1.0 - hazard), check=check)
+
+    def tariff_cost() -> Propagation:
+        if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
+            return _stored(base.companies, "tariff", converged=base.tariff_converged)
+        return propagate(graph, rate, carry_through, shares=shares, check=check)
+
+    # Independent systems: solved at once on two cores.
+    (disruption, by_material, material_rows, by_country, country_rows), tariff = both(disruption_family, tariff_cost)
     check()
     spend = graph.derived("input_spend", _input_spend)
     score = 100.0 * (
@@ -240,9 +243,12 @@ def _with_default(category: np.ndarray, default: float) -> np.ndarray:
     return np.where(category >= 0, category, default)
 
 
+_DisruptionFamily: TypeAlias = tuple[Propagation, pl.DataFrame, np.ndarray, pl.DataFrame, np.ndarray]
+
+
 def _disruption_family(
     graph: Graph, links: LinkInputs, hazard: np.ndarray, carry: np.ndarray, *, check: Check
-) -> tuple[Propagation, pl.DataFrame, np.ndarray, pl.DataFrame, np.ndarray]:
+) -> _DisruptionFamily:
     """X with its tiers, and its breakdowns by material and by controlling country: one propagation of the
     block [h, h restricted to each material, h restricted to each country], which share one matrix."""
     # Only exposed links have a direct term: the block holds their rows alone (7% of the links at 1M companies).

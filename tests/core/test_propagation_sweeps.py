@@ -141,3 +141,17 @@ def test_a_closed_loop_receiving_a_duty_is_left_to_the_series_and_reported_as_no
     result = propagate(graph, duty, np.ones(graph.link_count), shares=input_shares(graph))
     assert not result.converged
     assert result.tiers_used == MAX_TIERS
+
+
+def test_a_block_is_left_to_the_series_when_any_column_reaches_a_closed_loop() -> None:
+    # A block's columns are swept in two halves at once; one half meeting a closed loop sends the whole block to
+    # the series, and the columns that settled keep their exact values there too.
+    graph, exposed, _ = closed_loop(exposed=True)
+    _, quiet, in_loop = closed_loop(exposed=False)
+    block = np.column_stack([quiet, exposed])
+    carry = np.ones(graph.link_count)
+    result = propagate(graph, block, carry, shares=input_shares(graph))
+    assert not result.converged
+    assert result.tiers_used == MAX_TIERS
+    reference = exact(graph, quiet, np.where(in_loop, 0.5, 1.0))
+    assert np.abs(result.total[:, 0] - reference).max() <= 10 * TOLERANCE

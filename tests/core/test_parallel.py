@@ -1,0 +1,52 @@
+"""`parallel.both`: two computations at once, errors waited for, no helper waiting for another."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from server.core import parallel
+
+pytestmark = pytest.mark.skipif(parallel.HELPERS < 2, reason="one core: `both` runs the two in turn")
+
+
+def test_the_second_runs_on_a_helper_and_both_results_come_back_in_order() -> None:
+    first, second = parallel.both(threading.get_ident, threading.get_ident)
+    assert first == threading.get_ident()
+    assert second != first
+
+
+def test_when_the_first_fails_the_second_is_waited_for() -> None:
+    finished = threading.Event()
+
+    def fails() -> None:
+        raise ValueError("cancelled")
+
+    def slow() -> None:
+        time.sleep(0.2)
+        finished.set()
+
+    with pytest.raises(ValueError, match="cancelled"):
+        parallel.both(fails, slow)
+    assert finished.is_set()
+
+
+def test_an_error_of_the_second_is_raised() -> None:
+    def fails() -> int:
+        raise ValueError("second")
+
+    with pytest.raises(ValueError, match="second"):
+        parallel.both(lambda: 1, fails)
+
+
+def test_a_helper_calling_both_runs_the_two_in_turn_on_itself() -> None:
+    # With every helper busy in an outer `both`, an inner one that waited for a helper would never finish.
+    def inner() -> tuple[int, int]:
+        return parallel.both(threading.get_ident, threading.get_ident)
+
+    outer = [parallel.both(inner, inner) for _ in range(3)]
+    for mine, helpers in outer:
+        assert mine[0] != mine[1]  # the caller's inner both used a helper
+        assert helpers[0] == helpers[1]  # the helper's ran both itself
