@@ -1,4 +1,4 @@
-"""Assembles the gRPC server: servicers, health, reflection, the interceptors, TLS, and the listening port."""
+"""Assembles the gRPC server: servicers, health, reflection, the stages, TLS, and the listening port."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The service's log lines: text for a terminal or one JSON object per line, each tagged with the current RPC.
 
-The RPC being handled (its request id and method) lives in a context variable that the observability interceptor
+The RPC being handled (its request id and method) lives in a context variable that the observability stage
 binds for the length of the call, so every record emitted while handling it carries `request_id` and `method`
 without the code that logs knowing about them. Fields passed with `extra=` (for instance the audit records'
 `principal` and `graph_version`) become top-level keys in JSON and `key=value` pairs in text.

@@ -33,7 +33,7 @@ class Principal:
 # With authentication off (the default, for the credential-free local service) every caller is this principal.
 ANONYMOUS = Principal("anonymous", Role.ADMIN)
 
-# Set by the auth interceptor in the thread that runs the call, before any handler code; every authenticated call
+# Set by the auth stage in the call's context, before any handler code; every authenticated call
 # sets it afresh, so a handler never sees an earlier call's principal.
 _caller: ContextVar[Principal] = ContextVar("chokepoint_caller", default=ANONYMOUS)
 

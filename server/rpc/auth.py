@@ -1,4 +1,4 @@
-"""Who may call what: the one authorisation table, and the interceptor that enforces it with bearer tokens.
+"""Who may call what: the one authorisation table, and the stage that enforces it with bearer tokens.
 
 Deny by default: a method missing from the table is refused even to an admin, so a new RPC is unreachable until
 someone decides its role here (a test walks every service descriptor against this table). Health needs no

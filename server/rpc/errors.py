@@ -1,4 +1,4 @@
-"""The one place domain errors become gRPC statuses: a table of codes and an interceptor applying it.
+"""The one place domain errors become gRPC statuses: a table of codes and the stage applying it.
 
 Errors go out as `google.rpc.Status` with one `ErrorInfo` (reason, domain) and, for bad input, a `BadRequest`
 listing each field violation. Anything unexpected is logged with its traceback and answered INTERNAL with a

@@ -73,7 +73,7 @@ def test_calls_are_counted_by_method_and_final_status_code(observed: RunningServ
             client.get_company("NO-SUCH-COMPANY")
     assert missing.value.code == grpc.StatusCode.NOT_FOUND
     samples = scrape(observed)
-    # The error table aborts GetCompany; the interceptor outside it still sees NOT_FOUND, not OK or UNKNOWN.
+    # The error stage answers GetCompany NOT_FOUND; the observability stage outside it sees that, not OK or UNKNOWN.
     assert handled(samples, GRAPH, "GetCompany") == {"NOT_FOUND": 1}
     assert handled(samples, GRAPH, "GetGraphStats") == {"OK": 2}
     unary = {"grpc_service": GRAPH, "grpc_method": "GetGraphStats", "grpc_type": "unary"}
