@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Coroutine, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import grpc
 from chokepoint.v1 import exposure_pb2, exposure_pb2_grpc, graph_pb2, graph_pb2_grpc, policy_pb2, policy_pb2_grpc
@@ -22,6 +19,7 @@ from server.core.lookthrough import OriginShares
 from server.core.policy_store import PolicyStore
 from server.core.scores import Scores
 from server.core.store import GraphStore
+from server.loop_thread import LoopThread
 from server.metrics import MetricsEndpoint, RpcMetrics, ServiceStateCollector, serve_metrics
 from server.rpc.audit import Audit
 from server.rpc.auth import WRITE_METHODS, Auth
@@ -47,9 +45,6 @@ SCORE_TABLES = 8
 ORIGIN_ANSWERS = 20_000
 # Serialized ScoreCompany answers are about a kilobyte each.
 SCORE_ANSWERS = 50_000
-T = TypeVar("T")
-# How long a stopping server waits for the workers of cancelled calls to reach their next cancellation check.
-SETTLE_SECONDS = 10.0
 
 
 class AddressInUseError(RuntimeError):
@@ -68,7 +63,7 @@ class Service:
         self,
         server: grpc.aio.Server,
         registry: Registry,
-        loop: _Loop,
+        loop: LoopThread,
         *,
         port: int,
         health: health.HealthServicer,
@@ -104,7 +99,7 @@ class Service:
 
 def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Service:
     """A ready-to-start server bound to `config.address`; refuses an address another process holds."""
-    loop = _Loop(config.workers)
+    loop = LoopThread(config.workers)
     try:
         return _build(config, store, policy, loop)
     except BaseException:
@@ -112,7 +107,7 @@ def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Serv
         raise
 
 
-def _build(config: Config, store: GraphStore, policy: PolicyStore, loop: _Loop) -> Service:
+def _build(config: Config, store: GraphStore, policy: PolicyStore, loop: LoopThread) -> Service:
     credentials = server_credentials(config)
     options = [
         ("grpc.so_reuseport", 0),  # gRPC shares ports by default; two services on one port must not start
@@ -187,42 +182,6 @@ def _build(config: Config, store: GraphStore, policy: PolicyStore, loop: _Loop) 
 async def _new_server(options: list[tuple[str, Any]], max_concurrent_rpcs: int) -> grpc.aio.Server:
     # Made on the loop: an asyncio server belongs to the loop it was made on.
     return grpc.aio.server(options=options, maximum_concurrent_rpcs=max_concurrent_rpcs)
-
-
-class _Loop:
-    """An event loop running in a thread of its own, with `workers` threads for the servicers."""
-
-    def __init__(self, workers: int) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
-        self.loop.set_default_executor(self._workers)
-        self._thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
-        self._thread.start()
-
-    async def _settle(self) -> None:
-        # A cancelled call's task waits for its worker to stop (server.rpc.bridge), which it does at its next
-        # check; the loop must not stop under it.
-        calls = asyncio.all_tasks() - {asyncio.current_task()}
-        if calls:
-            await asyncio.wait(calls, timeout=SETTLE_SECONDS)
-        await self.loop.shutdown_asyncgens()
-
-    @property
-    def ended(self) -> bool:
-        return self.loop.is_closed()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run `coroutine` on the loop and wait for its result."""
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
-
-    def end(self) -> None:
-        """Stop the loop and its thread. Workers still finishing a cancelled call end on their own, at the call's
-        next cancellation check."""
-        self.run(self._settle())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join()
-        self.loop.close()
-        self._workers.shutdown(wait=False, cancel_futures=True)
 
 
 def limits_of(config: Config) -> Limits:
