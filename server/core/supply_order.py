@@ -93,8 +93,9 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
         order=order,
         position=position,
         level_starts=level_starts,
-        indices=permuted.indices,
-        indptr=permuted.indptr,
+        # scipy computes in its common index type (int64 here, from the pattern's row pointers): kept in the small one.
+        indices=permuted.indices.astype(index_type, copy=False),
+        indptr=permuted.indptr.astype(index_type, copy=False),
         entry_order=permuted.data - 1,
         intra=intra,
         cluster_levels=_cluster_levels(
