@@ -22,6 +22,7 @@ from itertools import pairwise
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.sparse import csgraph
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, row_pointers
@@ -237,11 +238,13 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
     """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t.
 
     Only the companies that can receive a remainder ("carrying": they buy, at any depth, from one with M t non-zero)
-    take part; every other company's remainder is 0. The system on them has a unique non-negative solution exactly
-    when each can leak: it reaches, through carrying suppliers, one passing on less than everything to carrying
-    companies (buying from a company that never carries anything leaks too). A closed loop passing on everything
-    diverges; then the series stays cut and the result is flagged not converged. Small systems are solved by sparse
-    LU (exact, no Krylov breakdown on rings).
+    take part; every other company's remainder is 0. A *closed loop* among them (a group buying from one another
+    in which each passes on everything inside the group) keeps whatever enters it circulating for ever: its
+    remainder diverges, so its series stays cut and the result is flagged not converged. Every other carrying
+    company's remainder is solved with the closed loops' held at the cut: what it receives from one counts up to
+    the cut, everything else exactly. Each of their groups passes on less than everything inside itself, so that
+    system has its unique non-negative solution. Small systems are solved by sparse LU (exact, no Krylov breakdown
+    on rings).
     """
     right = matrix @ term
     carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0, check=check)
@@ -250,8 +253,11 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
     if not nodes.size:
         return remainder, True
     sub = matrix[nodes][:, nodes]
-    if not _leaky(sub, check=check).all():
-        return np.zeros_like(term), False
+    closed = _closed_loops(sub)
+    converged = not closed.any()
+    nodes, sub = nodes[~closed], sub[~closed][:, ~closed]
+    if not nodes.size:
+        return remainder, converged
     operator = (sp.identity(nodes.size, format="csc") - sub).tocsc()
     for column in range(term.shape[1]):
         check()
@@ -269,13 +275,21 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
             if np.abs(operator @ solved - rhs).max() > 100 * TOLERANCE:
                 return np.zeros_like(term), False
         remainder[nodes, column] = np.maximum(solved, 0.0)
-    return remainder, True
+    return remainder, converged
 
 
-def _leaky(matrix: sp.csr_array, *, check: Check) -> np.ndarray:
-    """Companies that pass on less than everything, or buy (at any depth) from one that does."""
-    row_sums = np.asarray(matrix.sum(axis=1)).ravel()
-    return _reaching(matrix, row_sums < PASSES_EVERYTHING, check=check)
+def _closed_loops(matrix: sp.csr_array) -> np.ndarray:
+    """Companies in a closed loop: a strongly connected group in which each passes on everything inside the group
+    (its spectral radius is 1). Any other group has a member passing on less inside it, so its radius is below 1."""
+    count = matrix.shape[0]
+    # Only positive entries are links here (csgraph would take a stored zero, a link worth nothing, for an edge).
+    _, group = csgraph.connected_components(matrix > 0, directed=True, connection="strong")
+    rows = np.repeat(np.arange(count), np.diff(matrix.indptr))
+    inside = group[rows] == group[matrix.indices]
+    passed_inside = np.bincount(rows[inside], weights=matrix.data[inside], minlength=count)
+    short = np.bincount(group, weights=passed_inside < PASSES_EVERYTHING)
+    closed: np.ndarray = short[group] == 0
+    return closed
 
 
 def _reaching(matrix: sp.csr_array, start: np.ndarray, *, check: Check) -> np.ndarray:
