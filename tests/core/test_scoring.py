@@ -434,22 +434,29 @@ def test_a_closed_loop_that_passes_on_everything_is_reported_as_not_converged() 
     assert draining.total.tolist() == pytest.approx([0.1 / 0.75, 0.05 / 0.75], **EXACT)
 
 
+# A ring A -> B -> C -> A in which A buys half from D; D and E buy only from each other (a closed loop).
+RING_BUYING_FROM_A_LOOP = [
+    {"supplier_id": "A", "buyer_id": "B", "hs_code": "720299", "annual_value_usd": 1.0},
+    {"supplier_id": "B", "buyer_id": "C", "hs_code": "720299", "annual_value_usd": 1.0},
+    {"supplier_id": "C", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
+    {"supplier_id": "D", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
+    {"supplier_id": "D", "buyer_id": "E", "hs_code": "720299", "annual_value_usd": 1.0},
+    {"supplier_id": "E", "buyer_id": "D", "hs_code": "720299", "annual_value_usd": 1.0},
+]
+
+
 def test_a_closed_loop_receiving_a_duty_leaves_the_rest_of_the_graph_exact() -> None:
     # D and E buy only from each other and a duty reaches them: no fixed point there (not converged). The ring
     # A -> B -> C -> A (10% on A -> B) drains at A, which buys half from D: it gets its exact values with D's
     # cost held at the 64-tier cut, so G, which buys only from the ring, is exact too. Before, the whole
     # remainder was dropped: the ring kept only its series, 2^-32 short.
     graph = graph_of(
-        dict.fromkeys("ABCDEFG", ("JP", None)),
+        dict.fromkeys("ABCDEG", ("JP", None)),
         [
-            {"supplier_id": "A", "buyer_id": "B", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "B", "buyer_id": "C", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "C", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "D", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "D", "buyer_id": "E", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "E", "buyer_id": "D", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "F", "buyer_id": "E", "hs_code": "720299", "annual_value_usd": 0.0},
+            *RING_BUYING_FROM_A_LOOP,
             {"supplier_id": "C", "buyer_id": "G", "hs_code": "720299", "annual_value_usd": 1.0},
+            # Worth nothing, so no link: the loop still passes on everything inside itself.
+            {"supplier_id": "A", "buyer_id": "D", "hs_code": "720299", "annual_value_usd": 0.0},
         ],
     )
     ids = graph.companies["company_id"].to_list()
@@ -469,17 +476,7 @@ def test_a_closed_loop_receiving_a_duty_leaves_the_rest_of_the_graph_exact() -> 
 def test_a_ring_buying_from_a_closed_loop_that_carries_nothing_drains_through_it() -> None:
     # D and E buy only from each other and nothing reaches them: their cost is 0, so A's half bought from D leaks.
     # With pass-through 1 and 10% on A -> B: C_B = 0.1 + C_A, C_C = C_B, C_A = C_C / 2  =>  C_A = 0.1, C_B = C_C = 0.2.
-    graph = graph_of(
-        dict.fromkeys("ABCDE", ("JP", None)),
-        [
-            {"supplier_id": "A", "buyer_id": "B", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "B", "buyer_id": "C", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "C", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "D", "buyer_id": "A", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "D", "buyer_id": "E", "hs_code": "720299", "annual_value_usd": 1.0},
-            {"supplier_id": "E", "buyer_id": "D", "hs_code": "720299", "annual_value_usd": 1.0},
-        ],
-    )
+    graph = graph_of(dict.fromkeys("ABCDE", ("JP", None)), RING_BUYING_FROM_A_LOOP)
     ids = graph.companies["company_id"]
     rate = np.where((graph.supplier_array == ids.index_of("A")) & (graph.buyer_array == ids.index_of("B")), 0.1, 0.0)
     result = propagate(graph, rate, np.ones(graph.link_count), shares=input_shares(graph))
