@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class AddressInUseError(RuntimeError):
     """The listening address could not be bound (taken, or not a local address)."""
 
 
+@dataclass
 class Service:
     """A built server: its port, health, answer caches and metrics endpoint. `start` serves; `stop` drains.
 
@@ -59,42 +61,31 @@ class Service:
     threads (`server.rpc.bridge`), at most `workers` at a time.
     """
 
-    def __init__(
-        self,
-        server: grpc.aio.Server,
-        registry: Registry,
-        loop: LoopThread,
-        *,
-        port: int,
-        health: health.HealthServicer,
-        scores: LruCache[Any, Scores],
-        answers: LruCache[Any, bytes],
-    ) -> None:
-        self._server = server
-        self._registry = registry
-        self._loop = loop
-        self.port = port
-        self.health = health
-        self.scores = scores
-        self.answers = answers
-        self.metrics: MetricsEndpoint | None = None  # serving only when `config.metrics_address` is set
+    server: grpc.aio.Server
+    handlers: Registry
+    loop: LoopThread
+    port: int
+    health: health.HealthServicer
+    scores: LruCache[Any, Scores]
+    answers: LruCache[Any, bytes]
+    metrics: MetricsEndpoint | None = None  # serving only when `config.metrics_address` is set
 
     def add_method_handlers(self, service: str, handlers: Mapping[str, Handler]) -> None:
         """Serve more methods (synchronous handlers, wrapped like every other); before `start`."""
-        self._registry.add_registered_method_handlers(service, handlers)
+        self.handlers.add_registered_method_handlers(service, handlers)
 
     def start(self) -> None:
-        self._loop.run(self._server.start())
+        self.loop.run(self.server.start())
 
     def stop(self, grace: float | None) -> None:
         """Refuse new calls, give those in flight `grace` seconds (None: cancel them now), then end the loop. Once
         stopped, a service stays stopped: stopping it again does nothing."""
-        if self._loop.ended:
+        if self.loop.ended:
             return
-        self._loop.run(self._server.stop(grace))
+        self.loop.run(self.server.stop(grace))
         if self.metrics is not None:
             self.metrics.close()
-        self._loop.end()
+        self.loop.end()
 
 
 def build_server(config: Config, store: GraphStore, policy: PolicyStore) -> Service:
@@ -169,7 +160,7 @@ def _build(config: Config, store: GraphStore, policy: PolicyStore, loop: LoopThr
     if port == 0:
         msg = f"cannot listen on {config.address}: address in use or unavailable"
         raise AddressInUseError(msg)
-    service = Service(server, handlers, loop, port=port, health=health_servicer, scores=scores, answers=answers)
+    service = Service(server, handlers, loop, port, health_servicer, scores, answers)
     if config.metrics_address:
         try:
             service.metrics = _serve_metrics(config.metrics_address, registry)

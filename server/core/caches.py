@@ -41,7 +41,8 @@ class LruCache(Generic[K, V]):
             return next((value for value in reversed(self._entries.values()) if match(value)), None)
 
     def cached(self, key: K) -> V | None:
-        """The entry for `key` if present (a hit), else None; never waits for a computation."""
+        """The entry for `key` if present (a hit), else None; never waits for a computation. Entries are never
+        None."""
         with self._lock:
             value = self._entries.get(key)
             if value is not None:
@@ -53,11 +54,10 @@ class LruCache(Generic[K, V]):
         """The entry for `key`, computing it if missing. A caller waiting for another's computation of the same key
         runs `check` while it waits; a computation that raises (cancelled, failed) leaves nothing cached, and the
         next caller computes afresh."""
+        found = self.cached(key)
+        if found is not None:
+            return found
         with self._lock:
-            if key in self._entries:
-                self._entries.move_to_end(key)
-                self.hits += 1
-                return self._entries[key]
             gate = self._pending.setdefault(key, threading.Lock())
         while not gate.acquire(timeout=GATE_POLL_SECONDS):
             check()

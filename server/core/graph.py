@@ -181,6 +181,11 @@ def concat_ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     return (np.repeat(starts - before, lengths) + np.arange(total)).astype(np.int64)
 
 
+def entry_rows(indptr: np.ndarray) -> np.ndarray:
+    """The row of each entry of a CSR structure with row pointers `indptr` (the inverse of `row_pointers`)."""
+    return np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+
+
 def row_pointers(rows: np.ndarray, count: int) -> np.ndarray:
     """CSR row pointers for entries sorted by row (`rows`: each entry's row, in [0, count)): counts, cumulated."""
     indptr = np.zeros(count + 1, dtype=np.int64)

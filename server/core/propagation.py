@@ -25,7 +25,7 @@ import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph, row_pointers
+from server.core.graph import Graph, entry_rows, row_pointers
 from server.core.parallel import both
 from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
 
@@ -284,7 +284,7 @@ def _closed_loops(matrix: sp.csr_array) -> np.ndarray:
     count = matrix.shape[0]
     # Only positive entries are links here (csgraph would take a stored zero, a link worth nothing, for an edge).
     _, group = csgraph.connected_components(matrix > 0, directed=True, connection="strong")
-    rows = np.repeat(np.arange(count), np.diff(matrix.indptr))
+    rows = entry_rows(matrix.indptr)
     inside = group[rows] == group[matrix.indices]
     passed_inside = np.bincount(rows[inside], weights=matrix.data[inside], minlength=count)
     short = np.bincount(group, weights=passed_inside < PASSES_EVERYTHING)

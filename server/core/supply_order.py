@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from server.core.graph import concat_ranges, row_pointers
+from server.core.graph import concat_ranges, entry_rows, row_pointers
 
 STRONG_SHARES = (0.1, 0.2, 0.3, 0.5)
 CLUSTER_LIMIT = 5_000  # companies in one tight loop: its sparse LU stays small
@@ -65,7 +65,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     """The order for a matrix of pattern (`indices`, `indptr`): row = buyer, column = supplier, `strength` = the
     entry's share of the buyer's inputs."""
     count = indptr.size - 1
-    rows = np.repeat(np.arange(count, dtype=np.int64), np.diff(indptr))
+    rows = entry_rows(indptr)
     for strong_share in STRONG_SHARES:
         strong = strength >= strong_share
         graph = sp.csr_array((np.ones(int(strong.sum())), (rows[strong], indices[strong])), shape=(count, count))
@@ -85,7 +85,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     numbered = sp.csr_array((np.arange(1, indices.size + 1, dtype=index_type), indices, indptr), shape=(count, count))
     permuted = numbered[order][:, order].tocsr()
     permuted.sort_indices()
-    ordered_rows = np.repeat(np.arange(count, dtype=np.int64), np.diff(permuted.indptr))
+    ordered_rows = entry_rows(permuted.indptr)
     cluster = component[order]
     intra = cluster[ordered_rows] == cluster[permuted.indices]
     level_starts = row_pointers(level, int(level.max()) + 1)

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import contextvars
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import suppress
-from functools import partial
 from typing import Any, Generic, TypeVar
 
 from server.core.errors import CancelledError
@@ -116,10 +114,9 @@ def unary(handler: Handler, answer_now: AnswerNow | None) -> Unary:
             if answer is not None:
                 return answer
         call = CallContext(context)
-        loop = asyncio.get_running_loop()
         if streamed:
-            request = StreamedRequests(request, call, loop)
-        work = loop.run_in_executor(None, partial(contextvars.copy_context().run, behaviour, request, call))
+            request = StreamedRequests(request, call, asyncio.get_running_loop())
+        work = asyncio.ensure_future(asyncio.to_thread(behaviour, request, call))
         try:
             return await asyncio.shield(work)
         except asyncio.CancelledError:

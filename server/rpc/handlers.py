@@ -38,7 +38,6 @@ class Registry:
     def __init__(self, server: grpc.aio.Server, stages: Sequence[Stage]) -> None:
         self._server = server
         self._stages = stages
-        self._answer_now: dict[str, AnswerNow] = {}
 
     def add_servicer(
         self,
@@ -48,21 +47,22 @@ class Registry:
     ) -> None:
         """Register `servicer` through its generated `add_*_to_server`; `answer_now` maps method names (without
         the service) to their cheap first try (see `server.rpc.bridge.unary`)."""
-        self._answer_now = dict(answer_now or {})
-        try:
-            add_to_server(servicer, self)
-        finally:
-            self._answer_now = {}
+        add_to_server(servicer, _Registration(self, answer_now or {}))
 
     def add_generic_rpc_handlers(self, handlers: object) -> None:
         pass
 
-    def add_registered_method_handlers(self, service: str, handlers: Mapping[str, Handler]) -> None:
-        wrapped = {name: self._wrapped(f"/{service}/{name}", handler) for name, handler in handlers.items()}
+    def add_registered_method_handlers(
+        self, service: str, handlers: Mapping[str, Handler], answer_now: Mapping[str, AnswerNow] | None = None
+    ) -> None:
+        answers = answer_now or {}
+        wrapped = {
+            name: self._wrapped(f"/{service}/{name}", handler, answers.get(name)) for name, handler in handlers.items()
+        }
         self._server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, wrapped),))
         self._server.add_registered_method_handlers(service, wrapped)  # type: ignore[attr-defined]  # not in stubs
 
-    def _wrapped(self, name: str, handler: Handler) -> Handler:
+    def _wrapped(self, name: str, handler: Handler, answer_now: AnswerNow | None) -> Handler:
         method = Method(name, handler.request_streaming, handler.response_streaming)
         serializers: dict[str, Any] = {
             "request_deserializer": handler.request_deserializer,
@@ -75,12 +75,26 @@ class Registry:
             if method.request_streaming:
                 return grpc.stream_stream_rpc_method_handler(streaming, **serializers)
             return grpc.unary_stream_rpc_method_handler(streaming, **serializers)
-        unary = bridge.unary(handler, self._answer_now.get(name.rpartition("/")[2]))
+        unary = bridge.unary(handler, answer_now)
         for stage in reversed(self._stages):
             unary = stage.unary(method, unary)
         if method.request_streaming:
             return grpc.stream_unary_rpc_method_handler(unary, **serializers)
         return grpc.unary_unary_rpc_method_handler(unary, **serializers)
+
+
+class _Registration:
+    """What one servicer's generated `add_*_to_server` sees: the registry, with that servicer's `answer_now`."""
+
+    def __init__(self, registry: Registry, answer_now: Mapping[str, AnswerNow]) -> None:
+        self._registry = registry
+        self._answer_now = answer_now
+
+    def add_generic_rpc_handlers(self, handlers: object) -> None:
+        pass
+
+    def add_registered_method_handlers(self, service: str, handlers: Mapping[str, Handler]) -> None:
+        self._registry.add_registered_method_handlers(service, handlers, self._answer_now)
 
 
 def _passing(serializer: Callable[[Any], bytes] | None) -> Callable[[Any], bytes] | None:

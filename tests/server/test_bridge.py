@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+
 import grpc
 from chokepoint.v1 import graph_pb2, graph_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from server.rpc.bridge import CallContext
 from tests.conftest import ServeFactory
 
 
@@ -19,3 +22,29 @@ def test_a_health_watch_gives_its_worker_back_when_the_client_cancels(serve: Ser
         watch.cancel()
         stats = graph_pb2_grpc.GraphServiceStub(channel).GetGraphStats(graph_pb2.GetGraphStatsRequest(), timeout=10)
     assert stats.graph_version == 0
+
+
+class _OpenCall:
+    """The two things CallContext reads of gRPC's context, for a call still open."""
+
+    def time_remaining(self) -> float | None:
+        return None
+
+    def done(self) -> bool:
+        return False
+
+
+def test_a_call_ends_once_running_its_callbacks_and_cancelling_a_pending_read() -> None:
+    # The health service's Watch leaves a callback to forget its watcher; without it each cancelled watch stays
+    # registered. A worker waiting for a request message is released by its read being cancelled.
+    call = CallContext(_OpenCall())  # type: ignore[arg-type]
+    ran: list[str] = []
+    call.add_callback(lambda: ran.append("forgot the watcher"))
+    pending: concurrent.futures.Future[object] = concurrent.futures.Future()
+    call.watch(pending)
+    assert call.is_active()
+    call.end()
+    call.end()
+    assert ran == ["forgot the watcher"]
+    assert pending.cancelled()
+    assert not call.is_active()
