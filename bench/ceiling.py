@@ -4,8 +4,9 @@ The issue's target is 5,000 calls/s with p99 <= 5 ms at 16 concurrent clients. `
 with the thin Python client, which itself costs ~230 us of CPU per call on the same 2 cores. Here a C load
 generator, h2load (Debian: `apt-get install nghttp2-client`), sends the same ScoreCompany request on 16 HTTP/2
 connections, one call in flight on each, to:
-- bare Python gRPC servers that return fixed bytes and do nothing else (sync with 16 workers, and asyncio);
-- a bare asyncio server that also does the least every call of ours must: an `x-request-id` trailer and the
+- bare Python gRPC servers that return fixed bytes and do nothing else (sync with 16 workers, and asyncio on
+  asyncio's own event loop and on uvloop's, the service's);
+- bare asyncio servers that also do the least every call of ours must: an `x-request-id` trailer and the
   Prometheus call metrics;
 - the real service on the default graph (its answers cached, as in `make bench`), checked afterwards through its
   own metrics: every call h2load counted must be an OK ScoreCompany there;
@@ -17,19 +18,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import grpc
+import uvloop
 from chokepoint.v1 import exposure_pb2
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -47,8 +49,10 @@ SECONDS = 10
 ANSWER: bytes = exposure_pb2.ScoreCompanyResponse().SerializeToString()
 BARE = {
     "sync": "bare sync server, 16 workers",
-    "aio": "bare asyncio server",
-    "aio-observed": "bare asyncio server + x-request-id trailer + metrics",
+    "aio": "bare asyncio server, asyncio's loop",
+    "aio-uvloop": "bare asyncio server, uvloop",
+    "aio-observed": "bare asyncio server + x-request-id trailer + metrics, asyncio's loop",
+    "aio-observed-uvloop": "bare asyncio server + x-request-id trailer + metrics, uvloop",
 }
 
 
@@ -142,7 +146,8 @@ def _serve(kind: str, port: int) -> None:
         server.start()
         server.wait_for_termination()
         return
-    asyncio.run(_serve_aio(observed=kind == "aio-observed", port=port))
+    run = uvloop.run if kind.endswith("-uvloop") else asyncio.run
+    run(_serve_aio(observed=kind.startswith("aio-observed"), port=port))
 
 
 async def _serve_aio(*, observed: bool, port: int) -> None:
@@ -154,7 +159,7 @@ async def _serve_aio(*, observed: bool, port: int) -> None:
     async def answer(request: bytes, context: grpc.aio.ServicerContext[Any, Any]) -> bytes:
         if observed:
             started = time.perf_counter()
-            context.set_trailing_metadata((("x-request-id", uuid.uuid4().hex),))
+            context.set_trailing_metadata((("x-request-id", os.urandom(16).hex()),))
             handled.inc()
             seconds.observe(time.perf_counter() - started)
         return ANSWER
