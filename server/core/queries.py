@@ -78,30 +78,46 @@ def list_links(
 ) -> Page:
     """Links of a buyer and/or supplier (or all), in key order, starting after the key `after`.
 
-    One company's links are a CSR slice, so a page costs the size of that company's neighbourhood, not the graph.
+    One company's links are a CSR slice, so a page costs the size of that company's neighbourhood, not the graph;
+    a page of all links costs its own rows and the previous key's buyer's.
     """
     if supplier_id:
         supplier = require_company(graph, supplier_id, field="supplier_id")
         rows = graph.outbound_order[graph.outbound_indptr[supplier] : graph.outbound_indptr[supplier + 1]]
-        matching = graph.links[np.sort(rows)].sort(SUPPLIER_ORDER)
+        matching = graph.with_company_ids(graph.links[np.sort(rows)]).sort(SUPPLIER_ORDER)
         if buyer_id:
             require_company(graph, buyer_id, field="buyer_id")
             matching = matching.filter(pl.col("buyer_id") == buyer_id)
         return _page(matching, order=SUPPLIER_ORDER, after=after, limit=limit)
     if buyer_id:
         buyer = require_company(graph, buyer_id, field="buyer_id")
-        matching = graph.links.slice(
-            int(graph.inbound_indptr[buyer]), int(graph.inbound_indptr[buyer + 1] - graph.inbound_indptr[buyer])
+        start, end = int(graph.inbound_indptr[buyer]), int(graph.inbound_indptr[buyer + 1])
+        return _page(
+            graph.with_company_ids(graph.links.slice(start, end - start)), order=BUYER_ORDER, after=after, limit=limit
         )
-        return _page(matching, order=BUYER_ORDER, after=after, limit=limit)
-    return _page(graph.links, order=BUYER_ORDER, after=after, limit=limit)
+    start = 0 if after is None else _first_link_after(graph, after)
+    page = graph.with_company_ids(graph.links.slice(start, limit + 1))
+    return Page(rows=page.head(limit), has_more=page.height > limit, total_size=graph.link_count)
+
+
+def _first_link_after(graph: Graph, key: tuple[str, ...]) -> int:
+    """The first row of `graph.links` after `key` in `BUYER_ORDER`, the table's own order (ids sort as their
+    indices): the rows of buyers before the key's come first, and only that buyer's rows need their ids."""
+    buyer_id = key[0]
+    buyer = int(graph.companies["company_id"].search_sorted(buyer_id, side="left"))
+    start = int(graph.inbound_indptr[buyer])
+    if graph.company_index(buyer_id) is None:  # gone since the previous page, or never there
+        return start
+    bought = graph.with_company_ids(graph.links.slice(start, int(graph.inbound_indptr[buyer + 1]) - start))
+    return start + bought.height - bought.filter(_after_key(BUYER_ORDER, key)).height
 
 
 def links_of(graph: Graph, index: int) -> pl.DataFrame:
-    """Every link the company at `index` sells or buys (a self-link cannot exist, so none is listed twice)."""
+    """Every link the company at `index` sells or buys (a self-link cannot exist, so none is listed twice), with
+    the companies' ids."""
     sold = graph.outbound_order[graph.outbound_indptr[index] : graph.outbound_indptr[index + 1]]
     bought = np.arange(graph.inbound_indptr[index], graph.inbound_indptr[index + 1])
-    return graph.links[np.concatenate([sold, bought])]
+    return graph.with_company_ids(graph.links[np.concatenate([sold, bought])])
 
 
 def count_links_of(graph: Graph, index: int) -> tuple[int, int]:

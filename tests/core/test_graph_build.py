@@ -33,7 +33,9 @@ def graph_of(companies: dict[str, str], links: list[dict[str, object]]):  # type
 
 
 def derived(graph, supplier: str, buyer: str) -> list[str]:  # type: ignore[no-untyped-def]
-    row = graph.links.filter((pl.col("supplier_id") == supplier) & (pl.col("buyer_id") == buyer))
+    row = graph.with_company_ids(graph.links).filter(
+        (pl.col("supplier_id") == supplier) & (pl.col("buyer_id") == buyer)
+    )
     return row["derived_tags"].to_list()[0]
 
 
@@ -130,7 +132,7 @@ def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, i
             if not result.has_more:
                 break
             after = keys[-1]
-        expected = graph.links
+        expected = graph.with_company_ids(graph.links)
         if supplier_id:
             expected = expected.filter(pl.col("supplier_id") == supplier_id)
         if buyer_id:
@@ -138,6 +140,36 @@ def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, i
         assert seen == sorted(tuple(row) for row in expected.select(order).iter_rows())
         assert len(seen) == result.total_size
     assert np.all(np.diff(graph.inbound_indptr) >= 0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    edges=st.sets(
+        st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["2846", "850511", "8501"])), max_size=30
+    ),
+    # Buyers and suppliers N8, N9 and A are not in the graph (a page token whose company has since been deleted).
+    key=st.tuples(
+        st.sampled_from(["A", *(f"N{i}" for i in range(10))]),
+        st.sampled_from(["", "A", *(f"N{i}" for i in range(10))]),
+        st.sampled_from(["", "2846", "28461", "8501", "850511", "9"]),
+    ),
+)
+def test_a_page_of_all_links_starts_right_after_any_key(edges: set[tuple[int, int, str]], key: tuple[str, ...]) -> None:
+    # The unfiltered listing finds its start from the key's buyer alone: the links table no longer holds ids.
+    links = [
+        {"supplier_id": f"N{s}", "buyer_id": f"N{b}", "hs_code": hs, "annual_value_usd": 1.0}
+        for s, b, hs in sorted(edges)
+        if s != b
+    ]
+    graph = graph_of(
+        {f"N{i}": "DE" for i in range(8)},
+        links or [{"supplier_id": "N0", "buyer_id": "N1", "hs_code": "2846", "annual_value_usd": 1.0}],
+    )
+    order = ("buyer_id", "supplier_id", "hs_code")
+    every = sorted(graph.canonical_links().select(order).iter_rows())
+    result = list_links(graph, supplier_id="", buyer_id="", after=key, limit=3)
+    assert list(result.rows.select(order).iter_rows()) == [row for row in every if row > key][:3]
+    assert result.total_size == len(every)
 
 
 def test_single_code_tagging_matches_the_table_tagging_on_every_default_graph_code() -> None:

@@ -210,7 +210,10 @@ def example(example_graph: Graph) -> Scores:
 def test_worked_example_links_get_shares_hazards_damping_and_stacked_duties(
     example_graph: Graph, example: Scores
 ) -> None:
-    pairs = [f"{s}>{b}" for s, b in example_graph.links.select("supplier_id", "buyer_id").iter_rows()]
+    pairs = [
+        f"{s}>{b}"
+        for s, b in example_graph.with_company_ids(example_graph.links).select("supplier_id", "buyer_id").iter_rows()
+    ]
     rows = dict(zip(pairs, (example.links.row(row) for row in range(example_graph.link_count)), strict=True))
     expected = {  # pair: w, hazard, damping, rate, strongest control, tariff measures
         "REO>JPM": (1.0, 0.4, 0.9, 0.05, "CN-RE-LICENCE", ["JP-MFN"]),
@@ -307,7 +310,7 @@ def test_worked_example_tariff_cost_dollar_impact_score_and_level(example: Score
 def test_worked_example_paths_sum_to_each_exposure(example_graph: Graph, example: Scores) -> None:
     """Every path up to 60 links: each FAB-TOOL round trip multiplies a path by 0.072 (disruption) or 0.3 (cost),
     so what longer paths carry is below 1e-15."""
-    suppliers = example_graph.links["supplier_id"].to_list()
+    suppliers = example_graph.with_company_ids(example_graph.links)["supplier_id"].to_list()
     top = top_paths(
         example_graph,
         example,
@@ -743,7 +746,9 @@ def reference_scores(case: GraphCase, policy: PolicySet, *, on: date, max_sweeps
 
 def has_closed_loop(graph: Graph) -> bool:
     """Some companies (two or more) buy everything of value from one another."""
-    flows = nx.DiGraph(graph.links.filter(pl.col("annual_value_usd") > 0).select("supplier_id", "buyer_id").rows())
+    flows = nx.DiGraph(
+        graph.canonical_links().filter(pl.col("annual_value_usd") > 0).select("supplier_id", "buyer_id").rows()
+    )
     return any(
         len(loop) > 1 and all(supplier in loop for supplier, _ in flows.in_edges(loop))
         for loop in nx.strongly_connected_components(flows)
@@ -757,7 +762,7 @@ def diverges(graph: Graph, policy: PolicySet) -> bool:
 
 def describe(graph: Graph, expected: ReferenceScores) -> str:
     """What a generated case exercises, for `--hypothesis-show-statistics`."""
-    flows = nx.DiGraph(graph.links.select("supplier_id", "buyer_id").rows())
+    flows = nx.DiGraph(graph.canonical_links().select("supplier_id", "buyer_id").rows())
     cycle = "cycle" if flows.number_of_nodes() and not nx.is_directed_acyclic_graph(flows) else "no cycle"
     hazard = "hazard" if any(expected.disruption.total.values()) else "no hazard"
     duty = "duty" if any(expected.tariff.total.values()) else "no duty"
@@ -910,7 +915,10 @@ def test_propagate_reaches_the_reference_fixed_point_on_graphs_with_cycles(
     direct = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=count, max_size=count)), dtype=np.float64)
     carry = np.array(data.draw(st.lists(st.floats(0.0, 1.0), min_size=count, max_size=count)), dtype=np.float64)
     companies = graph.companies["company_id"].to_list()
-    links = [RefLink(*row) for row in graph.links.select("supplier_id", "buyer_id", "annual_value_usd").iter_rows()]
+    links = [
+        RefLink(*row)
+        for row in graph.canonical_links().select("supplier_id", "buyer_id", "annual_value_usd").iter_rows()
+    ]
     expected = reference_fixed_point(companies, links, direct.tolist(), carry.tolist(), max_sweeps=REFERENCE_SWEEPS)
     assume(expected is not None)
     assert expected is not None
@@ -967,7 +975,7 @@ def test_link_policy_agrees_with_evaluate_shipment_on_every_link(scenario: tuple
     hs_codes = [str(row["hs_code"]).replace(".", "") for row in case.links]
     reference = reference_link_facts(case, policy, on=DAY)
     facts = {(f.link.supplier, f.link.buyer, hs): f for f, hs in zip(reference, hs_codes, strict=True)}
-    keys = graph.links.select("supplier_id", "buyer_id", "hs_code").rows()
+    keys = graph.canonical_links().select("supplier_id", "buyer_id", "hs_code").rows()
     for key, row in zip(keys, links.iter_rows(named=True), strict=True):
         fact = facts[key]
         assert row["hazard"] == pytest.approx(fact.hazard, abs=1e-15), key

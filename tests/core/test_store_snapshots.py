@@ -99,7 +99,9 @@ def test_a_restart_after_an_import_and_journal_edits_loads_the_same_graph(tmp_pa
         assert_same_graph(store.graph, before)
         assert store.graph.version == imported.version + 5
         assert store.graph.company_index("NEW-1") is not None
-        link = store.graph.links.filter(pl.col("supplier_id") == "NEW-1").row(0, named=True)
+        link = (
+            store.graph.with_company_ids(store.graph.links).filter(pl.col("supplier_id") == "NEW-1").row(0, named=True)
+        )
         assert (link["annual_value_usd"], link["route"], link["tags"]) == (
             1250000.5,
             ["CN", "VN", "DE"],
