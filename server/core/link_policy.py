@@ -93,7 +93,7 @@ def _distinct_shipments(graph: Graph) -> tuple[pl.DataFrame, np.ndarray]:
         "shipment"
     ]
     shipments = (
-        first.with_columns(graph.links["derived_tags"].gather(first["link"]).alias("derived_tags"))
+        first.with_columns(graph.links["derived_tags"].gather(first["link"]).cast(pl.List(pl.String)))
         .join(lists, on="lists_code", how="left", maintain_order="left")
         .select(
             "shipment",

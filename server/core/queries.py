@@ -130,7 +130,9 @@ def count_links_of(graph: Graph, index: int) -> tuple[int, int]:
 def summarise_graph(graph: Graph) -> GraphStats:
     """Counts by country, list and tag (user and derived), and the total annual value."""
     companies, links = graph.companies, graph.links
-    tags = links.select(pl.concat_list("tags", "derived_tags").list.unique().alias("key")).explode("key")
+    tags = links.select(
+        pl.concat_list("tags", pl.col("derived_tags").cast(pl.List(pl.String))).list.unique().alias("key")
+    ).explode("key")
     return GraphStats(
         company_count=companies.height,
         link_count=links.height,

@@ -20,7 +20,7 @@ def link_signatures(graph: Graph) -> pl.DataFrame:
             pl.col("supplier_country").alias("shipping"),
             "buyer_country",
             "buyer_idx",
-            pl.concat_list("derived_tags", "tags").alias("tags"),
+            pl.concat_list(pl.col("derived_tags").cast(pl.List(pl.String)), "tags").alias("tags"),
             pl.col("derived_tags").list.contains(TRANSSHIPMENT).alias("transshipment"),
         )
         .join(buyer_lists, on="buyer_idx", how="left", maintain_order="left")

@@ -109,7 +109,7 @@ def test_batch_look_through_checks_per_traced_supplier(stores: tuple[GraphStore,
     scored = pl.DataFrame(
         {
             "supplier_idx": suppliers["supplier_idx"],
-            "derived_tags": suppliers["derived_tags"],
+            "derived_tags": suppliers["derived_tags"].cast(pl.List(pl.String)),  # as a supplier list's rows have them
             "annual_spend_usd": suppliers["annual_value_usd"],
             "effective_origin_country": suppliers["effective_origin_country"],
         }
