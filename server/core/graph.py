@@ -34,11 +34,16 @@ class Graph:
 
     `companies`: canonical columns + `idx`, sorted by `company_id` (so `idx` order is id order).
     `links`: canonical columns but the two ids + `supplier_idx`, `buyer_idx`, `supplier_country`, `buyer_country`,
-    `effective_origin_country`, `derived_tags` (a list of an Enum of the taxonomy's tags: cast it to
-    `List(String)` to combine it with the user's `tags`); sorted by (buyer, supplier, hs_code), which is the order of
-    (`buyer_idx`, `supplier_idx`, hs_code). The companies' ids are not repeated per link (two id strings cost 32
-    bytes a link, a fifth of the graph's memory): `with_company_ids` adds them to the rows a query returns. Its
-    country columns (`origin_country` too) are `COUNTRY` enums; `canonical_links` gives them back as text.
+    `effective_origin_country`, `derived_tags`; sorted by (buyer, supplier, hs_code), which is the order of
+    (`buyer_idx`, `supplier_idx`, hs_code). Held lean (a fifth of the graph's memory was per-link text):
+    - the companies' ids are not repeated per link (32 bytes a link): `with_company_ids` adds them, and `hs_code`
+      as text, to the rows a query returns;
+    - `hs_code` is an Enum of the graph's codes in their sorted order (comparing it with a code not in the graph
+      is an error: cast it to text first);
+    - `derived_tags` is a list of an Enum of the taxonomy's tags (cast it to `List(String)` to combine it with the
+      user's `tags`);
+    - the country columns (`origin_country` too) are `COUNTRY` enums.
+    `canonical_links` gives all of them back as text.
     `inbound_indptr[i]:inbound_indptr[i+1]` are the rows of `links` bought by company `i` (CSR by buyer);
     `outbound_order[outbound_indptr[i]:outbound_indptr[i+1]]` are the rows sold by company `i` (CSR by supplier).
     """
@@ -124,13 +129,14 @@ class Graph:
         return self.with_company_ids(self.links).select(LINK_SCHEMA.names()).cast(LINK_SCHEMA)
 
     def with_company_ids(self, links: pl.DataFrame) -> pl.DataFrame:
-        """`links` (rows of `self.links`) with `supplier_id` and `buyer_id` in front, from the companies."""
+        """`links` (rows of `self.links`) with `supplier_id` and `buyer_id` in front, from the companies, and
+        `hs_code` as text: the rows a query returns, compared with a client's keys."""
         ids = self.companies["company_id"]
         return links.select(
             ids.gather(links["supplier_idx"]).alias("supplier_id"),
             ids.gather(links["buyer_idx"]).alias("buyer_id"),
             pl.all(),
-        )
+        ).with_columns(pl.col("hs_code").cast(pl.String))
 
 
 def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, taxonomy: pl.DataFrame) -> Graph:
@@ -152,6 +158,8 @@ def build_graph(companies: pl.DataFrame, links: pl.DataFrame, *, version: int, t
     )
     hs_rank = links["_hs_rank"]
     links = links.with_columns(
+        # An Enum of the graph's distinct codes, in their (sorted) order: 1-2 bytes a link, not a 16-byte view.
+        pl.col("hs_code").cast(pl.Enum(codes["hs_code"])),
         countries.gather(links["supplier_idx"]).alias("supplier_country"),
         countries.gather(links["buyer_idx"]).alias("buyer_country"),
     ).with_columns(pl.coalesce("origin_country", "supplier_country").alias("effective_origin_country"))

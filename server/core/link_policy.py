@@ -115,8 +115,10 @@ def _distinct(links: pl.DataFrame) -> tuple[pl.DataFrame, np.ndarray]:
 
 
 def _as_text(shipments: pl.DataFrame) -> pl.DataFrame:
-    """The graph's country columns are enums; the policy tables they are matched against hold text."""
-    return shipments.cast({"origin": pl.String, "shipping": pl.String, "buyer_country": pl.String})
+    """The graph's HS code and country columns are enums; the policy tables they are matched against hold text."""
+    return shipments.cast(
+        {"hs_code": pl.String, "origin": pl.String, "shipping": pl.String, "buyer_country": pl.String}
+    )
 
 
 def _evaluate_shipments(shipments: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:

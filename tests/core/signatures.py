@@ -25,5 +25,5 @@ def link_signatures(graph: Graph) -> pl.DataFrame:
         )
         .join(buyer_lists, on="buyer_idx", how="left", maintain_order="left")
         .select("hs_code", "origin", "shipping", "buyer_country", "buyer_lists", "tags", "transshipment")
-        .cast({"origin": pl.String, "shipping": pl.String, "buyer_country": pl.String})
+        .cast({"hs_code": pl.String, "origin": pl.String, "shipping": pl.String, "buyer_country": pl.String})
     )
