@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from server.core.errors import InvalidArgumentError
-from server.core.graph import build_graph
+from server.core.graph import Graph, build_graph
 from server.core.queries import list_links
 from server.core.validation import RowSource, validate_companies, validate_links
 
@@ -101,23 +101,31 @@ def test_csr_arrays_index_each_companys_links() -> None:
     assert sorted(values[sold_by_b].tolist()) == [1.0, 3.0]
 
 
-@settings(max_examples=40, deadline=None)
-@given(
-    edges=st.sets(
-        st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["2846", "850511", "8501"])), max_size=30
-    ),
-    page=st.integers(1, 5),
+# Links among companies N0..N7 (N8 and N9 are never in the graph).
+EDGES = st.sets(
+    st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["2846", "850511", "8501"])), max_size=30
 )
-def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, int, str]], page: int) -> None:
+
+
+def graph_of_edges(edges: set[tuple[int, int, str]]) -> Graph:
     links = [
         {"supplier_id": f"N{s}", "buyer_id": f"N{b}", "hs_code": hs, "annual_value_usd": 1.0}
         for s, b, hs in sorted(edges)
         if s != b
     ]
-    graph = graph_of(
+    return graph_of(
         {f"N{i}": "DE" for i in range(8)},
         links or [{"supplier_id": "N0", "buyer_id": "N1", "hs_code": "2846", "annual_value_usd": 1.0}],
     )
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    edges=EDGES,
+    page=st.integers(1, 5),
+)
+def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, int, str]], page: int) -> None:
+    graph = graph_of_edges(edges)
     for supplier_id, buyer_id, order in (
         ("", "", ("buyer_id", "supplier_id", "hs_code")),
         ("N0", "", ("supplier_id", "buyer_id", "hs_code")),
@@ -144,9 +152,7 @@ def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, i
 
 @settings(max_examples=60, deadline=None)
 @given(
-    edges=st.sets(
-        st.tuples(st.integers(0, 7), st.integers(0, 7), st.sampled_from(["2846", "850511", "8501"])), max_size=30
-    ),
+    edges=EDGES,
     # Buyers and suppliers N8, N9 and A are not in the graph (a page token whose company has since been deleted).
     key=st.tuples(
         st.sampled_from(["A", *(f"N{i}" for i in range(10))]),
@@ -156,15 +162,7 @@ def test_paging_any_graph_yields_each_link_once_in_order(edges: set[tuple[int, i
 )
 def test_a_page_of_all_links_starts_right_after_any_key(edges: set[tuple[int, int, str]], key: tuple[str, ...]) -> None:
     # The unfiltered listing finds its start from the key's buyer alone: the links table no longer holds ids.
-    links = [
-        {"supplier_id": f"N{s}", "buyer_id": f"N{b}", "hs_code": hs, "annual_value_usd": 1.0}
-        for s, b, hs in sorted(edges)
-        if s != b
-    ]
-    graph = graph_of(
-        {f"N{i}": "DE" for i in range(8)},
-        links or [{"supplier_id": "N0", "buyer_id": "N1", "hs_code": "2846", "annual_value_usd": 1.0}],
-    )
+    graph = graph_of_edges(edges)
     order = ("buyer_id", "supplier_id", "hs_code")
     every = sorted(graph.canonical_links().select(order).iter_rows())
     result = list_links(graph, supplier_id="", buyer_id="", after=key, limit=3)
