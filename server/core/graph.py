@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -127,6 +127,13 @@ class Graph:
 
     def canonical_links(self) -> pl.DataFrame:
         return self.with_company_ids(self.links).select(LINK_SCHEMA.names()).cast(LINK_SCHEMA)
+
+    def link_row(self, row: int) -> dict[str, Any]:
+        """One link (a row of `links`) by column name, with `supplier_id` and `buyer_id`: a path walk reads many
+        single links: 6 us each, where a one-row table from `with_company_ids` took 270 us."""
+        link = self.links.row(row, named=True)
+        ids = self.companies["company_id"]
+        return {"supplier_id": ids[link["supplier_idx"]], "buyer_id": ids[link["buyer_idx"]], **link}
 
     def with_company_ids(self, links: pl.DataFrame) -> pl.DataFrame:
         """`links` (rows of `self.links`) with `supplier_id` and `buyer_id` in front, from the companies, and

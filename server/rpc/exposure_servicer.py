@@ -527,7 +527,7 @@ def _origins(shares: OriginShares) -> exposure_pb2.OriginShares:
 def _path_link(
     graph: Graph, scores: Scores, policy: PolicySet, row: int, *, tier: int, component: Component, full: bool
 ) -> exposure_pb2.PathLink:
-    link = graph.with_company_ids(graph.links.slice(row, 1)).row(0, named=True)
+    link = graph.link_row(row)
     fired = scores.links.row(row)
 
     def measure(measure_id: str) -> exposure_pb2.FiredMeasure:
