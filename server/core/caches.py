@@ -2,8 +2,10 @@
 date, overrides), and per-query look-through origins per (graph version, company, material).
 
 Keys carry the versions they depend on: any graph write changes the graph version and any scenario write the
-policy version, so a stale entry can never be returned; old entries simply age out of the LRU. Concurrent requests
-for the same key compute it once; a computation that raises (a caller gave up) caches nothing.
+policy version, so a stale entry can never be returned. Old entries age out of the LRU, except whole-graph score
+tables of a graph version that a newer one has replaced: queries read the newest version, and at 5M links each
+table holds about 180 MB, so they are dropped as soon as a newer version is scored. Concurrent requests for the
+same key compute it once; a computation that raises (a caller gave up) caches nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +41,14 @@ class LruCache(Generic[K, V]):
         """The most recently used entry satisfying `match`, if any; it counts as neither a hit nor a use."""
         with self._lock:
             return next((value for value in reversed(self._entries.values()) if match(value)), None)
+
+    def discard(self, stale: Callable[[V], bool]) -> int:
+        """Drop every entry satisfying `stale` now, instead of letting it age out; how many were dropped."""
+        with self._lock:
+            keys = [key for key, value in self._entries.items() if stale(value)]
+            for key in keys:
+                del self._entries[key]
+            return len(keys)
 
     def cached(self, key: K) -> V | None:
         """The entry for `key` if present (a hit), else None; never waits for a computation. Entries are never

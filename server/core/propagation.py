@@ -88,13 +88,12 @@ def propagate(
         pointers = row_pointers(graph.buyer_array[links], count)
         gather = sp.csr_array((shares[links], np.arange(links.size), pointers), shape=(count, links.size))
     tier1 = np.asarray(gather @ columns, dtype=np.float64)
-    if count > DIRECT_SOLVE_LIMIT:
-        order = supply_order_of(graph)
-        if order is not None:
-            tier2 = np.asarray(matrix @ tier1)
-            rest = _sweep(order, weights, np.asarray(matrix @ tier2), check=check)
-            if rest is not None:
-                return _propagation(tier1, tier2, rest, tiers=2, converged=True, single=single)
+    order = supply_order_of(graph) if count > DIRECT_SOLVE_LIMIT else None
+    if order is not None:
+        tier2 = np.asarray(matrix @ tier1)
+        rest = _sweep(order, weights, np.asarray(matrix @ tier2), check=check)
+        if rest is not None:
+            return _propagation(tier1, tier2, rest, tiers=2, converged=True, single=single)
     term = tier1  # rebound below, never written: no copy (at 10M companies a block column is 80 MB)
     tier2 = np.zeros_like(term)
     rest = np.zeros_like(term)
@@ -106,7 +105,7 @@ def propagate(
         tiers += 1
     converged = True
     if term.size and np.abs(term).max() > TOLERANCE:
-        remainder, converged = _solve_remainder(matrix, term, check=check)
+        remainder, converged = _solve_remainder(matrix, term, order=order, check=check)
         rest += remainder
     return _propagation(tier1, tier2, rest, tiers=tiers, converged=converged, single=single)
 
@@ -234,7 +233,9 @@ def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return suppliers[first], row_pointers(buyers[first], graph.company_count), entry
 
 
-def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) -> tuple[np.ndarray, bool]:
+def _solve_remainder(
+    matrix: sp.csr_array, term: np.ndarray, *, order: SupplyOrder | None, check: Check
+) -> tuple[np.ndarray, bool]:
     """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t.
 
     Only the companies that can receive a remainder ("carrying": they buy, at any depth, from one with M t non-zero)
@@ -243,8 +244,9 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
     remainder diverges, so its series stays cut and the result is flagged not converged. Every other carrying
     company's remainder is solved with the closed loops' held at the cut: what it receives from one counts up to
     the cut, everything else exactly. Each of their groups passes on less than everything inside itself, so that
-    system has its unique non-negative solution. Small systems are solved by sparse LU (exact, no Krylov breakdown
-    on rings).
+    system has its unique non-negative solution. With a supply `order`, it is solved by the level sweeps, the
+    closed loops' rows emptied (so their remainder stays 0: held at the cut); otherwise, or when the sweeps do not
+    settle, small systems by sparse LU (exact, no Krylov breakdown on rings) and large ones by GCROT.
     """
     right = matrix @ term
     carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0, check=check)
@@ -255,6 +257,14 @@ def _solve_remainder(matrix: sp.csr_array, term: np.ndarray, *, check: Check) ->
     sub = matrix[nodes][:, nodes]
     closed = _closed_loops(sub)
     converged = not closed.any()
+    if order is not None:
+        # GCROT took 21.6 s of a 3M-company score where the sweeps take about 1 s a column.
+        held = np.zeros(matrix.shape[0], dtype=bool)
+        held[nodes[closed]] = True
+        weights = np.where(held[entry_rows(matrix.indptr)], 0.0, matrix.data)
+        swept = _sweep(order, weights, np.where(held[:, None], 0.0, right), check=check)
+        if swept is not None:
+            return np.maximum(swept, 0.0), converged
     nodes, sub = nodes[~closed], sub[~closed][:, ~closed]
     if not nodes.size:
         return remainder, converged

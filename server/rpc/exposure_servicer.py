@@ -350,6 +350,8 @@ class ExposureServicer(exposure_pb2_grpc.ExposureServiceServicer):
         key = (graph.version, name, policy_version, day, damping, pass_through)
 
         def compute() -> Scores:
+            # Tables of versions this one replaced are never read again (see server.core.caches).
+            self._cache.discard(lambda scores: scores.graph_version < graph.version)
             # A what-if usually changes one family of measures: the other component comes from any score table
             # of this graph version whose per-link inputs for it are the same (score_graph checks).
             base = self._cache.latest(lambda scores: scores.graph_version == graph.version)

@@ -147,6 +147,9 @@ def test_scores_are_cached_and_a_graph_write_invalidates_them(seeded: RunningSer
     assert cache.misses == 2
     assert after.context.graph_version == first.context.graph_version + 2
     assert after.score.disruption > 0
+    # The replaced version's table is gone at once, not left to age out (about 180 MB each at 5M links).
+    assert len(cache) == 1
+    assert cache.latest(lambda scores: scores.graph_version == first.context.graph_version) is None
 
 
 def test_updating_a_scenario_invalidates_its_cached_scores(seeded: RunningServer, client: ChokepointClient) -> None:
