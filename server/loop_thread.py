@@ -3,7 +3,7 @@ servicers (`server.rpc.bridge`).
 
 The loop is uvloop's. The loop thread is what saturates first under many small calls (a cached ScoreCompany costs
 it about 200 us, mostly gRPC's own work and the loop's scheduling), and uvloop's scheduling in C took the service
-from 4,776-4,910 to 5,287-5,404 calls/s under h2load (16 connections) on the 2-core development machine.
+from 4,776-4,910 to 5,222-5,646 calls/s under h2load (16 connections) on the 2-core development machine.
 """
 
 from __future__ import annotations
