@@ -104,9 +104,10 @@ def _first_link_after(graph: Graph, key: tuple[str, ...]) -> int:
     """The first row of `graph.links` after `key` in `BUYER_ORDER`, the table's own order (ids sort as their
     indices): the rows of buyers before the key's come first, and only that buyer's rows need their ids."""
     buyer_id = key[0]
-    buyer = int(graph.companies["company_id"].search_sorted(buyer_id, side="left"))
+    ids = graph.companies["company_id"]
+    buyer = int(ids.search_sorted(buyer_id, side="left"))
     start = int(graph.inbound_indptr[buyer])
-    if graph.company_index(buyer_id) is None:  # gone since the previous page, or never there
+    if buyer == ids.len() or ids[buyer] != buyer_id:  # gone since the previous page, or never there
         return start
     bought = graph.with_company_ids(graph.links.slice(start, int(graph.inbound_indptr[buyer + 1]) - start))
     return start + bought.height - bought.filter(_after_key(BUYER_ORDER, key)).height
