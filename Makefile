@@ -15,7 +15,7 @@ OUT ?= .chokepoint/graphs/n$(N)
 
 setup: $(STAMP) proto
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml server/core/_kernels.pyx
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

@@ -17,16 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from itertools import pairwise
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
+from server.core._kernels import store
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, entry_rows, row_pointers
-from server.core.parallel import both
+from server.core.products import rows_plus, times
 from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
@@ -87,11 +87,11 @@ def propagate(
     else:
         pointers = row_pointers(graph.buyer_array[links], count)
         gather = sp.csr_array((shares[links], np.arange(links.size), pointers), shape=(count, links.size))
-    tier1 = np.asarray(gather @ columns, dtype=np.float64)
+    tier1 = times(gather, columns)
     order = supply_order_of(graph) if count > DIRECT_SOLVE_LIMIT else None
     if order is not None:
-        tier2 = np.asarray(matrix @ tier1)
-        rest = _sweep(order, weights, np.asarray(matrix @ tier2), check=check)
+        tier2 = times(matrix, tier1)
+        rest = _sweep(order, weights, times(matrix, tier2), check=check)
         if rest is not None:
             return _propagation(tier1, tier2, rest, tiers=2, converged=True, single=single)
     term = tier1  # rebound below, never written: no copy (at 10M companies a block column is 80 MB)
@@ -100,7 +100,7 @@ def propagate(
     tiers = 1
     while tiers < max_tiers and term.size and np.abs(term).max() > TOLERANCE:
         check()
-        term = matrix @ term
+        term = times(matrix, term)
         (tier2 if tiers == 1 else rest)[...] += term
         tiers += 1
     converged = True
@@ -136,64 +136,50 @@ def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check:
     None when that does not settle within `MAX_TIERS` sweeps, or a closed loop (a cluster passing on everything)
     receives anything: then the series, which can tell those apart, takes over.
 
-    The columns are independent systems over one matrix: a block of several is solved as two halves at once
-    (`parallel.both`), each half sweeping until its own columns settle.
+    The columns are independent systems over one matrix, swept as one block: each level's rows are computed on
+    two cores (products.py).
     """
-    levels = _Levels(order, weights)
-    if right.shape[1] < 2:
-        return levels.solve(right[order.order], check=check)
-    # Each half gathers its own columns into supply order: no whole reordered copy of the block is held.
-    half = right.shape[1] // 2
-    first, second = both(
-        lambda: levels.solve(right[:, :half][order.order], check=check),
-        lambda: levels.solve(right[:, half:][order.order], check=check),
-    )
-    if first is None or second is None:
-        return None
-    return np.hstack([first, second])
+    # np.take: a row gather 2.7x faster than indexing (28 against 76 ms for 1M rows of 10 columns).
+    return _Levels(order, weights).solve(np.take(right, order.order, axis=0), check=check)
 
 
 class _Levels:
-    """The rows of M level by level in supply order (slabs), with each level's cluster solver: built once per
-    sweep, read by any number of threads."""
+    """M's rows in supply order without the entries inside clusters, with each level's cluster solver."""
 
     def __init__(self, order: SupplyOrder, weights: np.ndarray) -> None:
         self._order = order
         count = order.order.size
         values = weights[order.entry_order]
-        outside = np.where(order.intra, 0.0, values)
         self._loops = {level: _cluster_solver(clusters, values) for level, clusters in order.cluster_levels.items()}
-        indptr = order.indptr
-        self._slabs = [
-            sp.csr_array(
-                (outside[indptr[a] : indptr[b]], order.indices[indptr[a] : indptr[b]], indptr[a : b + 1] - indptr[a]),
-                shape=(b - a, count),
-            )
-            for a, b in pairwise(order.level_starts)
-        ]
+        self._cluster_rows = {
+            level: clusters.rows - order.level_starts[level] for level, clusters in order.cluster_levels.items()
+        }
+        values[order.intra] = 0.0  # the clusters' own entries are their solvers'
+        self._outside = sp.csr_array((values, order.indices, order.indptr), shape=(count, count))
+        self._widest = int(np.diff(order.level_starts).max(initial=0))
 
     def solve(self, given: np.ndarray, *, check: Check) -> np.ndarray | None:
         """The sweeps for `given` (rows in supply order); the solution in company order, or None."""
-        order, starts = self._order, self._order.level_starts
+        order, starts = self._order, self._order.level_starts.tolist()
+        given = np.ascontiguousarray(given, dtype=np.float64)
         solution = np.zeros_like(given)
-        previous = np.empty_like(solution)
+        level_values = np.empty((self._widest, given.shape[1]))
         for _ in range(MAX_TIERS):
             check()
-            previous[...] = solution
-            for level, slab in enumerate(self._slabs):
+            change = 0.0
+            for level in range(len(starts) - 1):
                 a, b = starts[level], starts[level + 1]
-                updated = slab @ solution
-                updated += given[a:b]
+                updated = level_values[: b - a]
+                rows_plus(self._outside, solution, updated, first=a, given=given)
                 if level in self._loops:
-                    rows = order.cluster_levels[level].rows - a
+                    rows = self._cluster_rows[level]
                     solved = self._loops[level](updated[rows])
                     if solved is None:
                         return None
                     updated[rows] = solved
-                solution[a:b] = updated
-            previous -= solution
-            if np.abs(previous).max(initial=0.0) <= TOLERANCE:
-                settled: np.ndarray = solution[order.position]
+                change = max(change, store(updated, solution, a))
+            if change <= TOLERANCE:
+                settled: np.ndarray = np.take(solution, order.position, axis=0)
                 return settled
         return None
 
@@ -248,7 +234,7 @@ def _solve_remainder(
     closed loops' rows emptied (so their remainder stays 0: held at the cut); otherwise, or when the sweeps do not
     settle, small systems by sparse LU (exact, no Krylov breakdown on rings) and large ones by GCROT.
     """
-    right = matrix @ term
+    right = times(matrix, term)
     carrying = _reaching(matrix, np.abs(right).max(axis=1) > 0, check=check)
     nodes = np.flatnonzero(carrying)
     remainder = np.zeros_like(term)

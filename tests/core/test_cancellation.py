@@ -26,7 +26,7 @@ from server.core.store import GraphStore, ImportMode
 from server.core.tables import FileFormat, FileKind, read_table, row_source
 
 DAY = date(2026, 1, 15)
-CONCURRENT_SYSTEMS = 3  # the two halves of the disruption block and the tariff cost
+CONCURRENT_SYSTEMS = 2  # the disruption block and the tariff cost
 
 
 class CountingCheck:
@@ -68,8 +68,8 @@ def test_scoring_stops_at_the_check_that_raises(stores: tuple[GraphStore, Policy
     check = CountingCheck(give_up_at, DeadlineExceededError)
     with pytest.raises(DeadlineExceededError):
         score_graph(stores[0].graph, stores[1].snapshot.book.resolve("current"), on=DAY, check=check)
-    # The disruption and tariff systems are solved at once (the disruption block in two halves on big graphs):
-    # each stops at its own next check, which raises too; none runs on past it.
+    # The disruption and tariff systems are solved at once: each stops at its own next check, which raises too;
+    # none runs on past it.
     assert give_up_at <= check.calls <= give_up_at + CONCURRENT_SYSTEMS - 1
 
 

@@ -177,8 +177,8 @@ def exact_given(
 
 
 def test_a_block_is_left_to_the_series_when_any_column_reaches_a_closed_loop() -> None:
-    # A block's columns are swept in two halves at once; one half meeting a closed loop sends the whole block to
-    # the series, and the columns that settled keep their exact values there too.
+    # A block's columns are swept together; one column meeting a closed loop sends the whole block to the series,
+    # and the columns that would have settled keep their exact values there too.
     graph, exposed, _ = closed_loop(exposed=True)
     _, quiet, in_loop = closed_loop(exposed=False)
     block = np.column_stack([quiet, exposed])

@@ -1,0 +1,12 @@
+import numpy as np
+
+def rows_times(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
+    block: np.ndarray,
+    out: np.ndarray,
+    first: int,
+    given: np.ndarray | None = None,
+) -> None: ...
+def store(values: np.ndarray, solution: np.ndarray, first: int) -> float: ...

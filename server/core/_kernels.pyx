@@ -1,0 +1,98 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
+"""Sparse rows times a dense block of K columns, the inner loop of every propagation (propagation.py).
+
+Why a loop of our own: the block's rows are read at random (each link reads its supplier's row), so the time goes
+in memory latency, and SciPy's `csr_matvecs` adds to it by updating each output value in memory once per link.
+Measured at 1M companies / 5M links (K columns, one core, ms): SciPy 82 (K=5) and 130-137 (K=10); MKL's
+`mkl_sparse_d_mm` 77 and 141; SuiteSparse:GraphBLAS 141 and 243; this loop, which keeps a row's K sums in
+registers and asks for the supplier row 16 links ahead, 36-48 and 56. K=1 gains nothing (SciPy 17-18 ms, the
+vector fits in cache), but takes the same path: one way to multiply.
+"""
+
+ctypedef fused pointer_t:
+    int
+    long long
+
+ctypedef fused index_t:
+    int
+    long long
+
+cdef extern from *:
+    void __builtin_prefetch(const void* address) nogil
+
+from libc.stdlib cimport free, malloc
+
+cdef enum:
+    AHEAD = 16  # links: far enough for the row to arrive, near enough to stay in cache
+
+
+def rows_times(
+    const pointer_t[::1] indptr,
+    const index_t[::1] indices,
+    const double[::1] data,
+    const double[:, ::1] block,
+    double[:, ::1] out,
+    Py_ssize_t first,
+    const double[:, ::1] given=None,
+):
+    """out[r] = given[first + r] + sum over row first + r's entries e of data[e] * block[indices[e]], for the
+    out.shape[0] rows from `first` (`given` None: 0). Runs without the GIL."""
+    cdef Py_ssize_t rows = out.shape[0], columns = block.shape[1]
+    cdef Py_ssize_t r, k, e, end, last = indices.shape[0] - 1
+    cdef double value, total
+    cdef double* sums
+    cdef const double* supplier
+    if out.shape[1] != columns:
+        raise ValueError(f"block of {columns} columns into out of {out.shape[1]}")
+    if first < 0 or first + rows > indptr.shape[0] - 1:
+        raise ValueError(f"rows {first}..{first + rows} outside the matrix's {indptr.shape[0] - 1}")
+    if given is not None and (given.shape[0] < first + rows or given.shape[1] != columns):
+        raise ValueError("given does not cover the rows and columns")
+    if rows == 0 or columns == 0:
+        return
+    sums = <double*> malloc(columns * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    with nogil:
+        for r in range(rows):
+            if given is None:
+                for k in range(columns):
+                    sums[k] = 0.0
+            else:
+                for k in range(columns):
+                    sums[k] = given[first + r, k]
+            end = indptr[first + r + 1]
+            if columns == 1:
+                total = sums[0]
+                for e in range(indptr[first + r], end):
+                    __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
+                    total = total + data[e] * block[indices[e], 0]
+                out[r, 0] = total
+                continue
+            for e in range(indptr[first + r], end):
+                __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
+                value = data[e]
+                supplier = &block[indices[e], 0]
+                for k in range(columns):
+                    sums[k] += value * supplier[k]
+            for k in range(columns):
+                out[r, k] = sums[k]
+    free(sums)
+
+
+def store(const double[:, ::1] values, double[:, ::1] solution, Py_ssize_t first) -> float:
+    """solution[first:first + len(values)] = values; the largest absolute change. Runs without the GIL."""
+    cdef Py_ssize_t rows = values.shape[0], columns = values.shape[1], r, k
+    cdef double change, largest = 0.0
+    if first < 0 or first + rows > solution.shape[0] or solution.shape[1] != columns:
+        raise ValueError("values do not fit the solution at first")
+    with nogil:
+        for r in range(rows):
+            for k in range(columns):
+                change = values[r, k] - solution[first + r, k]
+                if change < 0:
+                    change = -change
+                if change > largest:
+                    largest = change
+                solution[first + r, k] = values[r, k]
+    return largest
