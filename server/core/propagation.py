@@ -144,44 +144,62 @@ def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check:
 
 
 class _Levels:
-    """M's rows in supply order without the entries inside clusters, with each level's cluster solver."""
+    """M's rows in supply order without the entries inside clusters, with the cluster solver of each part of a level
+    that has clusters (SupplyOrder.cluster_levels)."""
 
     def __init__(self, order: SupplyOrder, weights: np.ndarray) -> None:
         self._order = order
         count = order.order.size
         values = weights[order.entry_order]
-        self._loops = {level: _cluster_solver(clusters, values) for level, clusters in order.cluster_levels.items()}
-        self._cluster_rows = {
-            level: clusters.rows - order.level_starts[level] for level, clusters in order.cluster_levels.items()
-        }
+        self._loops = {part: _cluster_solver(clusters, values) for part, clusters in order.cluster_levels.items()}
         values[order.intra] = 0.0  # the clusters' own entries are their solvers'
         self._outside = sp.csr_array((values, order.indices, order.indptr), shape=(count, count))
+        starts, ends = order.level_starts[:-1], order.level_starts[1:]
+        # Part 2 i: level i's rows feeding a backward link, swept until they settle; part 2 i + 1: the rest, once.
+        bounds = np.column_stack([starts, order.feeding_ends, order.feeding_ends, ends]).reshape(-1, 2)
+        self._parts = [(int(a), int(b)) for a, b in bounds]
+        self._cluster_rows = {
+            part: clusters.rows - self._parts[part][0] for part, clusters in order.cluster_levels.items()
+        }
         self._widest = int(np.diff(order.level_starts).max(initial=0))
 
     def solve(self, given: np.ndarray, *, check: Check) -> np.ndarray | None:
         """The sweeps for `given` (rows in supply order); the solution in company order, or None."""
-        order, starts = self._order, self._order.level_starts.tolist()
         given = np.ascontiguousarray(given, dtype=np.float64)
         solution = np.zeros_like(given)
         level_values = np.empty((self._widest, given.shape[1]))
+        feeding, rest = range(0, len(self._parts), 2), range(1, len(self._parts), 2)
         for _ in range(MAX_TIERS):
             check()
-            change = 0.0
-            for level in range(len(starts) - 1):
-                a, b = starts[level], starts[level + 1]
-                updated = level_values[: b - a]
-                rows_plus(self._outside, solution, updated, first=a, given=given)
-                if level in self._loops:
-                    rows = self._cluster_rows[level]
-                    solved = self._loops[level](updated[rows])
-                    if solved is None:
-                        return None
-                    updated[rows] = solved
-                change = max(change, store(updated, solution, a))
+            change = self._compute(feeding, given, solution, level_values)
+            if change is None:
+                return None
             if change <= TOLERANCE:
-                settled: np.ndarray = np.take(solution, order.position, axis=0)
+                # What the feeding rows settled on is all the others read: one pass computes them.
+                if self._compute(rest, given, solution, level_values) is None:
+                    return None
+                settled: np.ndarray = np.take(solution, self._order.position, axis=0)
                 return settled
         return None
+
+    def _compute(self, parts: range, given: np.ndarray, solution: np.ndarray, level_values: np.ndarray) -> float | None:
+        """Each of `parts` in turn, from the current solution: the largest change, or None if a closed loop receives
+        anything."""
+        change = 0.0
+        for part in parts:
+            a, b = self._parts[part]
+            if a == b:
+                continue
+            updated = level_values[: b - a]
+            rows_plus(self._outside, solution, updated, first=a, given=given)
+            if part in self._loops:
+                rows = self._cluster_rows[part]
+                solved = self._loops[part](updated[rows])
+                if solved is None:
+                    return None
+                updated[rows] = solved
+            change = max(change, store(updated, solution, a))
+        return change
 
 
 def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> Callable[[np.ndarray], np.ndarray | None]:

@@ -10,7 +10,10 @@ The order is built from the links that matter, those worth at least a "strong sh
   suppliers first) decide which of the other links point forward;
 - components are ranked in levels, each one past the deepest component it buys from over a forward link, so every
   company's forward inputs sit in earlier levels. The few backward links left are weak by construction, and a sweep
-  reads them from the previous sweep.
+  reads them from the previous sweep;
+- inside a level, the companies that *feed* a backward link (its supplier, or a supplier of one, at any depth) come
+  first. Only they carry anything from one sweep to the next: the others (a third of the companies and of the links
+  at 1M companies: brands no one buys from, and their own suppliers) are computed once, after the sweeps settle.
 The strong share is the smallest of `STRONG_SHARES` whose largest cluster has at most `CLUSTER_LIMIT` companies;
 with none, the graph has no such order (`None`) and the propagation sums its series instead.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components
 
 from server.core.graph import concat_ranges, entry_rows, row_pointers
 
@@ -31,24 +34,29 @@ CLUSTER_LIMIT = 5_000  # companies in one tight loop: its sparse LU stays small
 
 @dataclass(frozen=True)
 class ClusterLevel:
-    """The clusters of one level: their companies (positions, ascending) and the matrix entries inside them."""
+    """The clusters of one part of a level: their companies (positions, ascending) and the matrix entries inside
+    them."""
 
     rows: np.ndarray
     entries: np.ndarray  # entries of the ordered matrix linking two companies of the same cluster
     local_rows: np.ndarray  # their row and column as indices into `rows`
     local_columns: np.ndarray
-    cluster_of_row: np.ndarray  # per row of `rows`: its cluster, numbered from 0 within the level
+    cluster_of_row: np.ndarray  # per row of `rows`: its cluster, numbered from 0 within the part
 
 
 @dataclass(frozen=True)
 class SupplyOrder:
     """Company `order[p]` sits at position `p` (`position` is the inverse). Level `i` holds positions
-    `level_starts[i]:level_starts[i + 1]`. The propagation matrix in this order (rows and columns permuted) has
-    the CSR structure (`indices`, `indptr`); its entry `e` is entry `entry_order[e]` of the original matrix."""
+    `level_starts[i]:level_starts[i + 1]`, those feeding a backward link first, up to `feeding_ends[i]`. The
+    propagation matrix in this order (rows and columns permuted) has the CSR structure (`indices`, `indptr`); its
+    entry `e` is entry `entry_order[e]` of the original matrix. `cluster_levels[2 i]` holds the clusters of level
+    `i`'s feeding part, `cluster_levels[2 i + 1]` those of the rest (a cluster is all feeding or not at all: its
+    members supply one another)."""
 
     order: np.ndarray
     position: np.ndarray
     level_starts: np.ndarray
+    feeding_ends: np.ndarray
     indices: np.ndarray
     indptr: np.ndarray
     entry_order: np.ndarray
@@ -76,9 +84,10 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     else:
         return None
     level = _levels(component, rows, indices)[component]
+    feeding = _feeding(indptr, indices, rows=rows, component=component, level=level)
     # The order is kept per graph version: its arrays take scipy's smallest index type (int32 below 2**31 links).
     index_type = sp.get_index_dtype(maxval=max(count, indices.size + 1))
-    order = np.lexsort((component, level)).astype(index_type)
+    order = np.lexsort((component, ~feeding, level)).astype(index_type)
     position = np.empty(count, dtype=index_type)
     position[order] = np.arange(count)
     # Entries numbered from 1: an explicit 0 could be dropped by the permutation.
@@ -88,11 +97,14 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     ordered_rows = entry_rows(permuted.indptr)
     cluster = component[order]
     intra = cluster[ordered_rows] == cluster[permuted.indices]
-    level_starts = row_pointers(level, int(level.max()) + 1)
+    levels = int(level.max()) + 1
+    level_starts = row_pointers(level, levels)
+    part = 2 * level + ~feeding  # per company: its level's feeding part (2 i) or the rest (2 i + 1)
     return SupplyOrder(
         order=order,
         position=position,
         level_starts=level_starts,
+        feeding_ends=level_starts[:-1] + np.bincount(level[feeding], minlength=levels),
         # scipy computes in its common index type (int64 here, from the pattern's row pointers): kept in the small one.
         indices=permuted.indices.astype(index_type, copy=False),
         indptr=permuted.indptr.astype(index_type, copy=False),
@@ -101,7 +113,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
         cluster_levels=_cluster_levels(
             in_cluster=sizes[cluster] > 1,
             cluster=cluster,
-            level=level[order],
+            part=part[order],
             rows=ordered_rows,
             columns=permuted.indices,
             intra=intra,
@@ -138,23 +150,47 @@ def _levels(component: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.
     return level
 
 
+def _feeding(
+    indptr: np.ndarray, indices: np.ndarray, *, rows: np.ndarray, component: np.ndarray, level: np.ndarray
+) -> np.ndarray:
+    """Per company: does it supply, at any depth, a backward link's supplier, or is it one? (Pattern: row = buyer,
+    column = supplier; `rows`: each entry's row.) A backward link joins two components with the supplier's level at
+    or past the buyer's. Found by one breadth-first search from an extra row that buys from every such supplier."""
+    count = level.size
+    backward = (level[indices] >= level[rows]) & (component[indices] != component[rows])
+    start = np.unique(indices[backward])
+    pattern = sp.csr_array(
+        (
+            np.ones(indices.size + start.size, dtype=np.int8),
+            np.concatenate([indices, start]),
+            np.append(indptr, indptr[-1] + start.size),
+        ),
+        shape=(count + 1, count + 1),
+    )
+    reached = breadth_first_order(pattern, count, directed=True, return_predecessors=False)
+    feeding = np.zeros(count + 1, dtype=bool)
+    feeding[reached] = True
+    return feeding[:count]
+
+
 def _cluster_levels(
     *,
     in_cluster: np.ndarray,
     cluster: np.ndarray,
-    level: np.ndarray,
+    part: np.ndarray,
     rows: np.ndarray,
     columns: np.ndarray,
     intra: np.ndarray,
 ) -> dict[int, ClusterLevel]:
-    """Per level holding clusters: their positions and inner entries (arguments indexed by position / entry)."""
+    """Per part of a level holding clusters (SupplyOrder.cluster_levels): their positions and inner entries
+    (arguments indexed by position / entry)."""
     positions = np.flatnonzero(in_cluster)  # ascending, so each level's share is ascending too
     inner = np.flatnonzero(intra & in_cluster[rows])
-    local = np.full(level.size, -1, dtype=np.int64)
+    local = np.full(part.size, -1, dtype=np.int64)
     result: dict[int, ClusterLevel] = {}
-    for value in np.unique(level[positions]):
-        mine = positions[level[positions] == value]
-        entries = inner[level[rows[inner]] == value]
+    for value in np.unique(part[positions]):
+        mine = positions[part[positions] == value]
+        entries = inner[part[rows[inner]] == value]
         local[mine] = np.arange(mine.size)
         _, cluster_of_row = np.unique(cluster[mine], return_inverse=True)
         result[int(value)] = ClusterLevel(mine, entries, local[rows[entries]], local[columns[entries]], cluster_of_row)

@@ -104,6 +104,27 @@ def test_the_order_puts_every_strong_link_forward_and_levels_follow_the_forward_
     assert shares[backward & ~inside].sum() < 0.1 * shares.sum()
 
 
+def test_each_level_puts_first_the_companies_feeding_a_backward_link_and_their_suppliers() -> None:
+    graph = plain()
+    order = supply_order_of(graph)
+    assert order is not None
+    level = np.repeat(np.arange(order.levels), np.diff(order.level_starts))
+    feeding = np.zeros(graph.company_count, dtype=bool)  # by position
+    for start, end in zip(order.level_starts[:-1], order.feeding_ends, strict=True):
+        feeding[start:end] = True
+    cluster = -np.arange(1, graph.company_count + 1)  # by position: its cluster, or a number of its own
+    for part, clusters in order.cluster_levels.items():
+        cluster[clusters.rows] = part * graph.company_count + clusters.cluster_of_row
+    supplier, buyer = order.position[graph.supplier_array], order.position[graph.buyer_array]
+    backward = (level[supplier] >= level[buyer]) & (cluster[supplier] != cluster[buyer])
+    assert backward.any()
+    # What a sweep reads from the previous one is feeding, and so is everything a feeding company buys from.
+    assert feeding[supplier[backward]].all()
+    assert feeding[supplier[feeding[buyer]]].all()
+    # The rest is most of a generated graph's brands: many companies are read by no sweep.
+    assert 0.2 < (~feeding).mean() < 0.8
+
+
 def closed_loop(*, exposed: bool) -> tuple[Graph, np.ndarray, np.ndarray]:
     """The generated graph plus two mines that buy only from each other; a duty on one of their links if
     `exposed`, and on one ordinary link either way; and which links form the loop."""
