@@ -137,10 +137,11 @@ def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check:
     receives anything: then the series, which can tell those apart, takes over.
 
     The columns are independent systems over one matrix, swept as one block: each level's rows are computed on
-    two cores (products.py).
+    two cores (products.py). `right` is used up: its memory holds the sweeps' values.
     """
     # np.take: a row gather 2.7x faster than indexing (28 against 76 ms for 1M rows of 10 columns).
-    return _Levels(order, weights).solve(np.take(right, order.order, axis=0), check=check)
+    given = np.take(right, order.order, axis=0)
+    return _Levels(order, weights).solve(given, workspace=right, check=check)
 
 
 class _Levels:
@@ -163,10 +164,13 @@ class _Levels:
         }
         self._widest = int(np.diff(order.level_starts).max(initial=0))
 
-    def solve(self, given: np.ndarray, *, check: Check) -> np.ndarray | None:
-        """The sweeps for `given` (rows in supply order); the solution in company order, or None."""
-        given = np.ascontiguousarray(given, dtype=np.float64)
-        solution = np.zeros_like(given)
+    def solve(self, given: np.ndarray, *, workspace: np.ndarray, check: Check) -> np.ndarray | None:
+        """The sweeps for `given` (rows in supply order, C-ordered float64); the solution in company order, in
+        `given`'s memory, or None. `workspace`, an array of the same shape, holds the sweeps' values: memory that
+        was in use already costs nothing, where fresh memory costs its page faults (on this machine 9 to 170 ms
+        for 80 MB, against 28 ms for the whole gather into it)."""
+        solution = workspace
+        solution.fill(0.0)
         level_values = np.empty((self._widest, given.shape[1]))
         feeding, rest = range(0, len(self._parts), 2), range(1, len(self._parts), 2)
         for _ in range(MAX_TIERS):
@@ -178,7 +182,7 @@ class _Levels:
                 # What the feeding rows settled on is all the others read: one pass computes them.
                 if self._compute(rest, given, solution, level_values) is None:
                     return None
-                settled: np.ndarray = np.take(solution, self._order.position, axis=0)
+                settled: np.ndarray = np.take(solution, self._order.position, axis=0, out=given)
                 return settled
         return None
 
