@@ -152,11 +152,6 @@ def score_graph(
         damping_override=damping,
         pass_through=policy.parameters.pass_through_default if pass_through is None else pass_through,
     )
-    shares = links.shares
-    hazard = links.values("hazard")
-    rate = links.values("tariff_rate")
-    link_damping = links.values("damping")
-    carry_through = links.values("pass_through")
     base = reuse if reuse is not None and reuse.graph_version == graph.version else None
 
     def disruption_family() -> _DisruptionFamily:
@@ -165,14 +160,16 @@ def score_graph(
         ):
             stored = _stored(base.companies, "disruption", converged=base.disruption_converged)
             return stored, base.by_material, base.material_rows, base.by_country, base.country_rows
-        return _disruption_family(graph, links, hazard, link_damping * (1.0 - hazard), check=check)
+        hazard = links.values("hazard")
+        return _disruption_family(graph, links, hazard, links.values("damping") * (1.0 - hazard), check=check)
 
     def tariff_cost() -> Propagation:
         if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
             return _stored(base.companies, "tariff", converged=base.tariff_converged)
-        return propagate(graph, rate, carry_through, shares=shares, check=check)
+        rate, carry_through = links.values("tariff_rate"), links.values("pass_through")
+        return propagate(graph, rate, carry_through, shares=links.shares, check=check)
 
-    # Independent systems: solved at once on two cores.
+    # Independent systems: solved at once on two cores, each gathering its own per-link inputs.
     (disruption, by_material, material_rows, by_country, country_rows), tariff = both(disruption_family, tariff_cost)
     check()
     spend = graph.derived("input_spend", _input_spend)
