@@ -68,7 +68,7 @@ def test_sweeps_reach_the_fixed_point_of_a_generated_graph(carry_value: float) -
     assert result.converged
     assert result.tiers_used == 2  # solved by sweeps, not summed tier by tier
     reference = exact(graph, direct, carry)
-    assert np.abs(result.total - reference).max() <= 10 * TOLERANCE
+    assert np.abs(result.total - reference).max() <= TOLERANCE  # the stopping rule bounds the error left
     assert result.tier3_plus.sum() > 0
     assert result.tier3_plus.min() >= 0.0
 
