@@ -4,7 +4,7 @@ date, overrides), and per-query look-through origins per (graph version, company
 Keys carry the versions they depend on: any graph write changes the graph version and any scenario write the
 policy version, so a stale entry can never be returned. Old entries age out of the LRU, except whole-graph score
 tables of a graph version that a newer one has replaced: queries read the newest version, and at 5M links each
-table holds about 180 MB of its own (Polars' and NumPy's sizes), so they are dropped as soon as a newer version is
+table holds about 170 MB of its own (Polars' and NumPy's sizes), so they are dropped as soon as a newer version is
 scored. Concurrent requests for the same key compute it once; a computation that raises (a caller gave up) caches
 nothing.
 """

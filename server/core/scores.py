@@ -18,6 +18,7 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, row_pointers
@@ -322,4 +323,6 @@ def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray
             "disruption": np.take(values.ravel(), flat),
         }
     )
-    return table, row_pointers(rows, values.shape[0])
+    pointers = row_pointers(rows, values.shape[0])
+    # Kept per cached table: SciPy's smallest index type, int32 below 2**31 rows (4 bytes a company, not 8).
+    return table, pointers.astype(sp.get_index_dtype(maxval=int(pointers[-1])), copy=False)

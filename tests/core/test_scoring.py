@@ -284,6 +284,12 @@ def test_worked_example_country_breakdown_splits_disruption_exactly(example: Sco
         assert total == pytest.approx(disruption[company], **EXACT)
 
 
+def test_breakdown_row_pointers_are_kept_in_four_bytes_a_company(example: Scores) -> None:
+    # A cached table holds two of them: 8 MB each at 1M companies in int64, 4 MB in int32.
+    assert example.material_rows.dtype == np.int32
+    assert example.country_rows.dtype == np.int32
+
+
 def test_worked_example_tariff_cost_dollar_impact_score_and_level(example: Scores) -> None:
     expected = {  # company: C, tier 1, tier 2, tiers 3+, input spend, dollar impact, score, level
         "REO": (0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, "low"),
