@@ -60,7 +60,7 @@ class SupplyOrder:
     indices: np.ndarray
     indptr: np.ndarray
     entry_order: np.ndarray
-    intra: np.ndarray  # per entry: inside a cluster
+    intra: np.ndarray  # the entries inside a cluster (ascending): a few thousand of millions, so not a mask
     cluster_levels: dict[int, ClusterLevel]
     strong_share: float
 
@@ -109,7 +109,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
         indices=permuted.indices.astype(index_type, copy=False),
         indptr=permuted.indptr.astype(index_type, copy=False),
         entry_order=permuted.data - 1,
-        intra=intra,
+        intra=np.flatnonzero(intra).astype(index_type),
         cluster_levels=_cluster_levels(
             in_cluster=sizes[cluster] > 1,
             cluster=cluster,
