@@ -155,10 +155,7 @@ class _Levels:
         self._loops = {part: _cluster_solver(clusters, values) for part, clusters in order.cluster_levels.items()}
         values[order.intra] = 0.0  # the clusters' own entries are their solvers'
         self._outside = sp.csr_array((values, order.indices, order.indptr), shape=(count, count))
-        starts, ends = order.level_starts[:-1], order.level_starts[1:]
-        # Part 2 i: level i's rows feeding a backward link, swept until they settle; part 2 i + 1: the rest, once.
-        bounds = np.column_stack([starts, order.feeding_ends, order.feeding_ends, ends]).reshape(-1, 2)
-        self._parts = [(int(a), int(b)) for a, b in bounds]
+        self._parts = order.parts()  # the even ones are swept until they settle, the odd ones computed once
         self._cluster_rows = {
             part: clusters.rows - self._parts[part][0] for part, clusters in order.cluster_levels.items()
         }

@@ -68,6 +68,13 @@ class SupplyOrder:
     def levels(self) -> int:
         return self.level_starts.size - 1
 
+    def parts(self) -> list[tuple[int, int]]:
+        """Each part's positions (start, end) in sweep order, numbered as the keys of `cluster_levels`: part 2 i is
+        level i's feeding companies, part 2 i + 1 the rest of the level."""
+        starts, ends = self.level_starts[:-1], self.level_starts[1:]
+        bounds = np.column_stack([starts, self.feeding_ends, self.feeding_ends, ends]).reshape(-1, 2)
+        return [(int(start), int(end)) for start, end in bounds]
+
 
 def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) -> SupplyOrder | None:
     """The order for a matrix of pattern (`indices`, `indptr`): row = buyer, column = supplier, `strength` = the

@@ -110,7 +110,7 @@ def test_each_level_puts_first_the_companies_feeding_a_backward_link_and_their_s
     assert order is not None
     level = np.repeat(np.arange(order.levels), np.diff(order.level_starts))
     feeding = np.zeros(graph.company_count, dtype=bool)  # by position
-    for start, end in zip(order.level_starts[:-1], order.feeding_ends, strict=True):
+    for start, end in order.parts()[::2]:
         feeding[start:end] = True
     cluster = -np.arange(1, graph.company_count + 1)  # by position: its cluster, or a number of its own
     for part, clusters in order.cluster_levels.items():
