@@ -8,5 +8,7 @@ def rows_times(
     out: np.ndarray,
     first: int,
     given: np.ndarray | None = None,
+    scatter: np.ndarray | None = None,
+    rows: int = -1,
 ) -> None: ...
 def store(values: np.ndarray, solution: np.ndarray, first: int) -> float: ...

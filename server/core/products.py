@@ -8,6 +8,8 @@ against 69 ms for 10).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -18,10 +20,21 @@ from server.core.parallel import both
 SPLIT_ROWS = 4_096
 
 
-def times(matrix: sp.csr_array, block: np.ndarray) -> np.ndarray:
-    """matrix @ block, for a block of matrix.shape[1] rows and any number of columns."""
-    out = np.empty((matrix.shape[0], block.shape[1]))
-    rows_plus(matrix, np.ascontiguousarray(block, dtype=np.float64), out, first=0)
+def times(matrix: sp.csr_array, block: np.ndarray, *, scatter: np.ndarray | None = None) -> np.ndarray:
+    """matrix @ block, for a block of matrix.shape[1] rows and any number of columns; with `scatter` (a
+    permutation of the rows), row r of the product is row scatter[r] of the result."""
+    rows = matrix.shape[0]
+    if scatter is not None and (scatter.shape != (rows,) or (rows and (scatter.min() < 0 or scatter.max() >= rows))):
+        raise ValueError(f"scatter is not {rows} rows of the result")
+    out = np.empty((rows, block.shape[1]))
+    block = np.ascontiguousarray(block, dtype=np.float64)
+    _check(matrix, block)
+    if scatter is None:
+        _split(matrix, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out[start:end], start))
+    else:
+        _split(
+            matrix, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out, start, None, scatter, end - start)
+        )
     return out
 
 
@@ -30,19 +43,33 @@ def rows_plus(
 ) -> None:
     """out = given[first:first + len(out)] + (matrix @ block)[first:first + len(out)], without the rows outside
     (`given` None: 0). `block`, `out` and `given`: C-ordered float64; `block` has matrix.shape[1] rows."""
+    _check(matrix, block)
+    _split(
+        matrix,
+        first,
+        out.shape[0],
+        lambda start, end: rows_times(*_csr(matrix), block, out[start - first : end - first], start, given),
+    )
+
+
+def _check(matrix: sp.csr_array, block: np.ndarray) -> None:
     # The compiled loop reads block rows by the matrix's column indices without a bounds check.
     if block.shape[0] != matrix.shape[1]:
         raise ValueError(f"a {matrix.shape} matrix times a block of {block.shape[0]} rows")
-    rows = out.shape[0]
+
+
+def _csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return matrix.indptr, matrix.indices, matrix.data
+
+
+def _split(matrix: sp.csr_array, first: int, rows: int, product: Callable[[int, int], None]) -> None:
+    """product(start, end) over the matrix rows first..first + rows, in two halves on two cores when long."""
     if rows < SPLIT_ROWS:
-        rows_times(matrix.indptr, matrix.indices, matrix.data, block, out, first, given)
+        product(first, first + rows)
         return
     # Halves of equal work, not of equal rows: in supply order a level's first rows buy more (1.3x the links of
     # its second half at 1M companies), and the core with the lighter half would wait for the other.
     pointers = matrix.indptr
     halfway = (int(pointers[first]) + int(pointers[first + rows])) // 2
-    middle = min(max(int(np.searchsorted(pointers[first : first + rows + 1], halfway)), 1), rows - 1)
-    both(
-        lambda: rows_times(matrix.indptr, matrix.indices, matrix.data, block, out[:middle], first, given),
-        lambda: rows_times(matrix.indptr, matrix.indices, matrix.data, block, out[middle:], first + middle, given),
-    )
+    middle = first + min(max(int(np.searchsorted(pointers[first : first + rows + 1], halfway)), 1), rows - 1)
+    both(lambda: product(first, middle), lambda: product(middle, first + rows))

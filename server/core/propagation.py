@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,7 +39,8 @@ DIRECT_SOLVE_LIMIT = 5_000  # companies: sparse LU below this, GCROT above (LU f
 
 @dataclass(frozen=True)
 class Propagation:
-    """Per company (rows) and column: the total and the contributions of tier 1, tier 2 and tiers 3+."""
+    """Per company (rows) and column: the total, and for the first `tiered` columns (propagate) the contributions
+    of tier 1, tier 2 and tiers 3+."""
 
     total: np.ndarray
     tier1: np.ndarray
@@ -65,21 +67,23 @@ def propagate(
     *,
     shares: np.ndarray,
     links: np.ndarray | None = None,
+    tiered: int | None = None,
     max_tiers: int = MAX_TIERS,
     check: Check = never_cancelled,
 ) -> Propagation:
     """Solve E = d + M E for each column of `direct` (links x K, or a vector); `check` runs per tier or sweep.
     `links`: the links the rows of `direct` are (ascending), when not all of them; the others have no direct term.
+    `tiered`: how many leading columns need their tiers (all by default); the others' total is solved directly,
+    which spares two products over every link for each of them.
 
     Example: A buys 60 from B and 40 from C; B buys everything from D. With x = 0.5 on D -> B only and carry 0.5:
     E_B = 1.0 x 0.5 = 0.5; E_A = 0.6 x (0 + 0.5 x E_B) = 0.15, all of it from tier 2.
     """
     single = direct.ndim == 1
     columns = direct.reshape(-1, 1) if single else direct
+    tiered = columns.shape[1] if tiered is None else tiered
     count = graph.company_count
-    indices, indptr, entry = graph.structural("supplier_pattern", _supplier_pattern)
-    weights = np.bincount(entry, weights=shares * carry, minlength=indices.size)
-    matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
+    link_weights = shares * carry
     # Links are sorted by buyer, so the gathering matrix's row pointers are the graph's inbound ones, or those of
     # the picked links' buyers.
     if links is None:
@@ -87,13 +91,58 @@ def propagate(
     else:
         pointers = row_pointers(graph.buyer_array[links], count)
         gather = sp.csr_array((shares[links], np.arange(links.size), pointers), shape=(count, links.size))
-    tier1 = times(gather, columns)
     order = supply_order_of(graph) if count > DIRECT_SOLVE_LIMIT else None
+    ordered = None
     if order is not None:
-        tier2 = times(matrix, tier1)
-        rest = _sweep(order, weights, times(matrix, tier2), check=check)
-        if rest is not None:
-            return _propagation(tier1, tier2, rest, tiers=2, converged=True, single=single)
+        # M with rows and columns in supply order, built there directly from the links (order.link_entry).
+        weights = np.bincount(order.link_entry, weights=link_weights, minlength=order.indices.size)
+        ordered = order, sp.csr_array((weights, order.indices, order.indptr), shape=(count, count))
+        swept = _swept(*ordered, times(gather, columns, scatter=order.position), tiered=tiered, check=check)
+        if swept is not None:
+            return _result(*swept, tiers=2, converged=True, single=single)
+    indices, indptr, entry = graph.structural("supplier_pattern", _supplier_pattern)
+    weights = np.bincount(entry, weights=link_weights, minlength=indices.size)
+    matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
+    return _series(
+        matrix, times(gather, columns), tiered=tiered, ordered=ordered, max_tiers=max_tiers, check=check, single=single
+    )
+
+
+_Ordered: TypeAlias = tuple[SupplyOrder, sp.csr_array]  # a supply order, and M in it
+
+
+def _swept(
+    order: SupplyOrder, matrix: sp.csr_array, tier1: np.ndarray, *, tiered: int, check: Check
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """(total, tier1, tier2, tiers 3+) in company order, by the sweeps over `matrix` (M in supply `order`) from
+    tier 1 in supply order (used up), or None if they do not settle. The tiered columns sweep for the remainder
+    past tier 2, R = M tier2 + M R; the others for their total, E = tier1 + M E."""
+    head = tier1[:, :tiered].copy()
+    tier2 = times(matrix, head)
+    right = tier1  # its tiered columns become M tier2: no fresh block (80 MB at 1M companies x 10 columns)
+    right[:, :tiered] = times(matrix, tier2)
+    solution = _Levels(order, matrix).solve(right, check=check)
+    if solution is None:
+        return None
+    rest = solution[:, :tiered].copy()
+    solution[:, :tiered] += head + tier2
+    back = order.position
+    # Back in company order, the block into memory already in use (`right`: fresh memory costs its page faults).
+    total = np.take(solution, back, axis=0, out=right)
+    return total, np.take(head, back, axis=0), np.take(tier2, back, axis=0), np.take(rest, back, axis=0)
+
+
+def _series(
+    matrix: sp.csr_array,
+    tier1: np.ndarray,
+    *,
+    tiered: int,
+    ordered: _Ordered | None,
+    max_tiers: int,
+    check: Check,
+    single: bool,
+) -> Propagation:
+    """The series tier after tier, its remainder solved directly past `max_tiers` (module docstring)."""
     term = tier1  # rebound below, never written: no copy (at 10M companies a block column is 80 MB)
     tier2 = np.zeros_like(term)
     rest = np.zeros_like(term)
@@ -105,15 +154,24 @@ def propagate(
         tiers += 1
     converged = True
     if term.size and np.abs(term).max() > TOLERANCE:
-        remainder, converged = _solve_remainder(matrix, term, order=order, check=check)
+        remainder, converged = _solve_remainder(matrix, term, ordered=ordered, check=check)
         rest += remainder
-    return _propagation(tier1, tier2, rest, tiers=tiers, converged=converged, single=single)
-
-
-def _propagation(
-    tier1: np.ndarray, tier2: np.ndarray, rest: np.ndarray, *, tiers: int, converged: bool, single: bool
-) -> Propagation:
     total = tier1 + tier2 + rest
+    return _result(
+        total, tier1[:, :tiered], tier2[:, :tiered], rest[:, :tiered], tiers=tiers, converged=converged, single=single
+    )
+
+
+def _result(
+    total: np.ndarray,
+    tier1: np.ndarray,
+    tier2: np.ndarray,
+    rest: np.ndarray,
+    *,
+    tiers: int,
+    converged: bool,
+    single: bool,
+) -> Propagation:
     if single:
         return Propagation(total[:, 0], tier1[:, 0], tier2[:, 0], rest[:, 0], tiers, converged)
     return Propagation(total, tier1, tier2, rest, tiers, converged)
@@ -127,47 +185,30 @@ def supply_order_of(graph: Graph) -> SupplyOrder | None:
 def _supply_order(graph: Graph) -> SupplyOrder | None:
     indices, indptr, entry = graph.structural("supplier_pattern", _supplier_pattern)
     strength = np.bincount(entry, weights=graph.derived("input_shares", input_shares), minlength=indices.size)
-    return supply_order(indices, indptr, strength)
-
-
-def _sweep(order: SupplyOrder, weights: np.ndarray, right: np.ndarray, *, check: Check) -> np.ndarray | None:
-    """R with (I - M) R = `right`, by block Gauss-Seidel sweeps over the levels of `order`: each level reads its
-    forward suppliers' values of this sweep and its backward ones' of the last, and solves its clusters exactly.
-    None when that does not settle within `MAX_TIERS` sweeps, or a closed loop (a cluster passing on everything)
-    receives anything: then the series, which can tell those apart, takes over.
-
-    The columns are independent systems over one matrix, swept as one block: each level's rows are computed on
-    two cores (products.py). `right` is used up: its memory holds the sweeps' values.
-    """
-    # np.take: a row gather 2.7x faster than indexing (28 against 76 ms for 1M rows of 10 columns).
-    given = np.take(right, order.order, axis=0)
-    return _Levels(order, weights).solve(given, workspace=right, check=check)
+    return supply_order(indices, indptr, strength, entry=entry)
 
 
 class _Levels:
-    """M's rows in supply order without the entries inside clusters, with the cluster solver of each part of a level
+    """Sweeps over M in supply order (SupplyOrder), level by level, with the cluster solver of each part of a level
     that has clusters (SupplyOrder.cluster_levels)."""
 
-    def __init__(self, order: SupplyOrder, weights: np.ndarray) -> None:
-        self._order = order
-        count = order.order.size
-        values = weights[order.entry_order]
-        self._loops = {part: _cluster_solver(clusters, values) for part, clusters in order.cluster_levels.items()}
-        values[order.intra] = 0.0  # the clusters' own entries are their solvers'
-        self._outside = sp.csr_array((values, order.indices, order.indptr), shape=(count, count))
+    def __init__(self, order: SupplyOrder, matrix: sp.csr_array) -> None:
+        self._matrix = matrix
+        self._loops = {part: _cluster_solver(clusters, matrix.data) for part, clusters in order.cluster_levels.items()}
         self._parts = order.parts()  # the even ones are swept until they settle, the odd ones computed once
         self._cluster_rows = {
             part: clusters.rows - self._parts[part][0] for part, clusters in order.cluster_levels.items()
         }
         self._widest = int(np.diff(order.level_starts).max(initial=0))
 
-    def solve(self, given: np.ndarray, *, workspace: np.ndarray, check: Check) -> np.ndarray | None:
-        """The sweeps for `given` (rows in supply order, C-ordered float64); the solution in company order, in
-        `given`'s memory, or None. `workspace`, an array of the same shape, holds the sweeps' values: memory that
-        was in use already costs nothing, where fresh memory costs its page faults (on this machine 9 to 170 ms
-        for 80 MB, against 28 ms for the whole gather into it)."""
-        solution = workspace
-        solution.fill(0.0)
+    def solve(self, given: np.ndarray, *, check: Check) -> np.ndarray | None:
+        """R with (I - M) R = `given` (rows in supply order, C-ordered float64; left as it is), by block
+        Gauss-Seidel sweeps: each level reads its forward suppliers' values of this sweep and its backward ones' of
+        the last, and solves its clusters exactly. The solution in supply order, or None when that does not settle
+        within `MAX_TIERS` sweeps, or a closed loop (a cluster passing on everything) receives anything: then the
+        series, which can tell those apart, takes over. The columns are independent systems over one matrix, swept
+        as one block: each level's rows are computed on two cores (products.py)."""
+        solution = np.zeros_like(given)
         level_values = np.empty((self._widest, given.shape[1]))
         feeding, rest = range(0, len(self._parts), 2), range(1, len(self._parts), 2)
         changes: list[float] = []
@@ -181,8 +222,7 @@ class _Levels:
                 # What the feeding rows settled on is all the others read: one pass computes them.
                 if self._compute(rest, given, solution, level_values) is None:
                     return None
-                settled: np.ndarray = np.take(solution, self._order.position, axis=0, out=given)
-                return settled
+                return solution
         return None
 
     def _compute(self, parts: range, given: np.ndarray, solution: np.ndarray, level_values: np.ndarray) -> float | None:
@@ -194,10 +234,10 @@ class _Levels:
             if a == b:
                 continue
             updated = level_values[: b - a]
-            rows_plus(self._outside, solution, updated, first=a, given=given)
+            rows_plus(self._matrix, solution, updated, first=a, given=given)
             if part in self._loops:
                 rows = self._cluster_rows[part]
-                solved = self._loops[part](updated[rows])
+                solved = self._loops[part](updated[rows], solution[a + rows])
                 if solved is None:
                     return None
                 updated[rows] = solved
@@ -220,11 +260,17 @@ def _settled(changes: list[float]) -> bool:
     return rate < 1.0 and last * rate / (1.0 - rate) <= TOLERANCE
 
 
-def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> Callable[[np.ndarray], np.ndarray | None]:
-    """x with (I - C) x = t for the level's clusters C. A cluster whose rows each pass on everything inside it is a
-    closed loop, singular: it keeps 0 while it receives nothing, and stops the sweep (None) once it does."""
+def _cluster_solver(
+    clusters: ClusterLevel, values: np.ndarray
+) -> Callable[[np.ndarray, np.ndarray], np.ndarray | None]:
+    """x with (I - C) x = t for the level's clusters C (`values`: M's entries in supply order), from t + C x_last:
+    the sweep's product runs over all of M's entries, so it counts C at the cluster's values of the last sweep, and
+    taking that out costs a product over a few thousand entries where a copy of M without them would cost one of
+    its size. A cluster whose rows each pass on everything inside it is a closed loop, singular: it keeps 0 while
+    it receives nothing, and stops the sweep (None) once it does."""
     size = clusters.rows.size
     inner = values[clusters.entries]
+    inside = sp.csr_array((inner, (clusters.local_rows, clusters.local_columns)), shape=(size, size))
     passed = np.bincount(clusters.local_rows, weights=inner, minlength=size)
     closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
     closed = closed_cluster[clusters.cluster_of_row]
@@ -234,7 +280,9 @@ def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> Callable[[np.
     )
     factor = spla.splu(operator)
 
-    def solve(given: np.ndarray) -> np.ndarray | None:
+    def solve(counted: np.ndarray, last: np.ndarray) -> np.ndarray | None:
+        # A closed loop's members hold 0, so C x_last is exactly 0 on its rows: no rounding can make it receive.
+        given = counted - inside @ last
         if np.any(given[closed]):
             return None
         solved: np.ndarray = factor.solve(given)
@@ -256,7 +304,7 @@ def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def _solve_remainder(
-    matrix: sp.csr_array, term: np.ndarray, *, order: SupplyOrder | None, check: Check
+    matrix: sp.csr_array, term: np.ndarray, *, ordered: _Ordered | None, check: Check
 ) -> tuple[np.ndarray, bool]:
     """sum_{k>=1} M^k t for each column t of `term`, from (I - M) R = M t.
 
@@ -266,7 +314,7 @@ def _solve_remainder(
     remainder diverges, so its series stays cut and the result is flagged not converged. Every other carrying
     company's remainder is solved with the closed loops' held at the cut: what it receives from one counts up to
     the cut, everything else exactly. Each of their groups passes on less than everything inside itself, so that
-    system has its unique non-negative solution. With a supply `order`, it is solved by the level sweeps, the
+    system has its unique non-negative solution. With a supply order (`ordered`), it is solved by the level sweeps, the
     closed loops' rows emptied (so their remainder stays 0: held at the cut); otherwise, or when the sweeps do not
     settle, small systems by sparse LU (exact, no Krylov breakdown on rings) and large ones by GCROT.
     """
@@ -279,14 +327,18 @@ def _solve_remainder(
     sub = matrix[nodes][:, nodes]
     closed = _closed_loops(sub)
     converged = not closed.any()
-    if order is not None:
+    if ordered is not None:
         # At 3M companies GCROT took 21.6 s for one column, the sweeps 1.7 s.
+        order, ordered_matrix = ordered
         held = np.zeros(matrix.shape[0], dtype=bool)
         held[nodes[closed]] = True
-        weights = np.where(held[entry_rows(matrix.indptr)], 0.0, matrix.data)
-        swept = _sweep(order, weights, np.where(held[:, None], 0.0, right), check=check)
+        weights = np.where(held[order.order][entry_rows(ordered_matrix.indptr)], 0.0, ordered_matrix.data)
+        levels = _Levels(
+            order, sp.csr_array((weights, ordered_matrix.indices, ordered_matrix.indptr), shape=matrix.shape)
+        )
+        swept = levels.solve(np.take(np.where(held[:, None], 0.0, right), order.order, axis=0), check=check)
         if swept is not None:
-            return np.maximum(swept, 0.0), converged
+            return np.maximum(np.take(swept, order.position, axis=0), 0.0), converged
     nodes, sub = nodes[~closed], sub[~closed][:, ~closed]
     if not nodes.size:
         return remainder, converged

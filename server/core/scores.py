@@ -261,7 +261,7 @@ def _disruption_family(
         + [direct * carried[m] for m in materials]
         + [direct * (country_of_exposed == c).fill_null(False).to_numpy() for c in countries]
     )
-    result = propagate(graph, block, carry, shares=links.shares, links=exposed, check=check)
+    result = propagate(graph, block, carry, shares=links.shares, links=exposed, tiered=1, check=check)
     disruption = Propagation(
         result.total[:, 0],
         result.tier1[:, 0],

@@ -48,8 +48,8 @@ class ClusterLevel:
 class SupplyOrder:
     """Company `order[p]` sits at position `p` (`position` is the inverse). Level `i` holds positions
     `level_starts[i]:level_starts[i + 1]`, those feeding a backward link first, up to `feeding_ends[i]`. The
-    propagation matrix in this order (rows and columns permuted) has the CSR structure (`indices`, `indptr`); its
-    entry `e` is entry `entry_order[e]` of the original matrix. `cluster_levels[2 i]` holds the clusters of level
+    propagation matrix in this order (rows and columns permuted) has the CSR structure (`indices`, `indptr`); link
+    `l` of the graph adds to its entry `link_entry[l]`. `cluster_levels[2 i]` holds the clusters of level
     `i`'s feeding part, `cluster_levels[2 i + 1]` those of the rest (a cluster is all feeding or not at all: its
     members supply one another)."""
 
@@ -59,8 +59,7 @@ class SupplyOrder:
     feeding_ends: np.ndarray
     indices: np.ndarray
     indptr: np.ndarray
-    entry_order: np.ndarray
-    intra: np.ndarray  # the entries inside a cluster (ascending): a few thousand of millions, so not a mask
+    link_entry: np.ndarray
     cluster_levels: dict[int, ClusterLevel]
     strong_share: float
 
@@ -76,9 +75,11 @@ class SupplyOrder:
         return [(int(start), int(end)) for start, end in bounds]
 
 
-def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) -> SupplyOrder | None:
+def supply_order(
+    indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray, *, entry: np.ndarray
+) -> SupplyOrder | None:
     """The order for a matrix of pattern (`indices`, `indptr`): row = buyer, column = supplier, `strength` = the
-    entry's share of the buyer's inputs."""
+    entry's share of the buyer's inputs, `entry` = each link's entry."""
     count = indptr.size - 1
     rows = entry_rows(indptr)
     for strong_share in STRONG_SHARES:
@@ -101,6 +102,8 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
     numbered = sp.csr_array((np.arange(1, indices.size + 1, dtype=index_type), indices, indptr), shape=(count, count))
     permuted = numbered[order][:, order].tocsr()
     permuted.sort_indices()
+    ordered_entry = np.empty(indices.size, dtype=index_type)
+    ordered_entry[permuted.data - 1] = np.arange(indices.size)
     ordered_rows = entry_rows(permuted.indptr)
     cluster = component[order]
     intra = cluster[ordered_rows] == cluster[permuted.indices]
@@ -115,8 +118,7 @@ def supply_order(indices: np.ndarray, indptr: np.ndarray, strength: np.ndarray) 
         # scipy computes in its common index type (int64 here, from the pattern's row pointers): kept in the small one.
         indices=permuted.indices.astype(index_type, copy=False),
         indptr=permuted.indptr.astype(index_type, copy=False),
-        entry_order=permuted.data - 1,
-        intra=np.flatnonzero(intra).astype(index_type),
+        link_entry=ordered_entry[entry],
         cluster_levels=_cluster_levels(
             in_cluster=sizes[cluster] > 1,
             cluster=cluster,

@@ -56,3 +56,24 @@ def test_store_writes_the_rows_and_returns_the_largest_change() -> None:
     np.testing.assert_array_equal(solution[3:5], values)
     assert not solution[[0, 1, 2, 5]].any()
     assert store(values, solution, 3) == 0.0
+
+
+@pytest.mark.parametrize("split_rows", [1, 10_000])
+@pytest.mark.parametrize("columns", [1, 6])
+def test_a_scattered_product_puts_each_row_where_it_is_sent(
+    monkeypatch: pytest.MonkeyPatch, split_rows: int, columns: int
+) -> None:
+    monkeypatch.setattr(products, "SPLIT_ROWS", split_rows)
+    matrix = _random_matrix(5_000, 3_000, index_type=np.int64, seed=4)
+    block = np.random.default_rng(5).random((3_000, columns))
+    scatter = np.random.default_rng(6).permutation(5_000).astype(np.int32)
+    expected = np.empty((5_000, columns))
+    expected[scatter] = matrix @ block
+    np.testing.assert_allclose(products.times(matrix, block, scatter=scatter), expected, rtol=1e-13)
+
+
+@pytest.mark.parametrize("scatter", [np.array([0, 1, 3]), np.array([0, -1, 2]), np.array([0, 1])])
+def test_a_scatter_outside_the_result_is_refused(scatter: np.ndarray) -> None:
+    matrix = _random_matrix(3, 4, index_type=np.int32, seed=0)
+    with pytest.raises(ValueError, match="scatter is not 3 rows"):
+        products.times(matrix, np.zeros((4, 2)), scatter=scatter)

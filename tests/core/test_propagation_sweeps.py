@@ -84,6 +84,30 @@ def test_sweeps_solve_every_column_of_a_block_alike() -> None:
         assert np.abs(result.total[:, column] - exact(graph, block[:, column], carry)).max() <= 10 * TOLERANCE
 
 
+@pytest.mark.parametrize("companies", [DIRECT_SOLVE_LIMIT // 2, COMPANIES])  # the series path, and the sweeps
+def test_untiered_columns_have_the_same_totals_and_the_tiered_ones_the_same_tiers(companies: int) -> None:
+    graph = plain() if companies == COMPANIES else _small()
+    rng = np.random.default_rng(8)
+    block = np.where(rng.random((graph.link_count, 4)) < 0.05, rng.random((graph.link_count, 4)), 0.0)
+    carry = np.full(graph.link_count, 0.7)
+    every = propagate(graph, block, carry, shares=input_shares(graph))
+    first = propagate(graph, block, carry, shares=input_shares(graph), tiered=1)
+    assert first.tier1.shape == first.tier2.shape == first.tier3_plus.shape == (graph.company_count, 1)
+    for tier in ("tier1", "tier2", "tier3_plus"):
+        np.testing.assert_allclose(getattr(first, tier), getattr(every, tier)[:, :1], rtol=0, atol=2 * TOLERANCE)
+    # The untiered columns are solved for their total directly, the tiered one past its tier 2: both to TOLERANCE.
+    np.testing.assert_allclose(first.total, every.total, rtol=0, atol=2 * TOLERANCE)
+    assert first.total[:, 1:].max() > first.total[:, 1:].min() >= 0.0
+
+
+@cache
+def _small() -> Graph:
+    small = generate_graph(companies=DIRECT_SOLVE_LIMIT // 2, seed=3)
+    companies = validate_companies(small.companies, source=RowSource("companies"))
+    table = validate_links(small.links, source=RowSource("links"), company_ids=companies["company_id"])
+    return build_graph(companies, table, version=1, taxonomy=load_taxonomy())
+
+
 def test_the_order_puts_every_strong_link_forward_and_levels_follow_the_forward_links() -> None:
     graph = plain()
     order = supply_order_of(graph)
