@@ -1,5 +1,6 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
-"""Sparse rows times a dense block of K columns, the inner loop of every propagation (propagation.py).
+"""The scoring engine's compiled loops: sparse rows times a dense block of K columns (`rows_times`, the inner loop
+of every propagation: propagation.py), the sweeps' `store`, and the breakdowns' `nonzero_rows` (breakdowns.py).
 
 Why a loop of our own: the block's rows are read at random (each link reads its supplier's row), so the time goes
 in memory latency, and SciPy's `csr_matvecs` adds to it by updating each output value in memory once per link.
@@ -21,6 +22,10 @@ ctypedef fused index_t:
 ctypedef fused scatter_t:
     int
     long long
+
+ctypedef fused code_t:
+    unsigned char
+    unsigned short
 
 cdef extern from *:
     void __builtin_prefetch(const void* address) nogil
@@ -111,3 +116,40 @@ def store(const double[:, ::1] values, double[:, ::1] solution, Py_ssize_t first
                     largest = change
                 solution[first + r, k] = values[r, k]
     return largest
+
+
+def count_nonzero_rows(const double[:, :] values, long long[::1] pointers) -> int:
+    """pointers[i + 1] = how many of values' rows 0..i are positive, pointers[0] = 0; the count of all. Without
+    the GIL."""
+    cdef Py_ssize_t rows = values.shape[0], columns = values.shape[1], r, k
+    cdef long long count = 0
+    if pointers.shape[0] != rows + 1:
+        raise ValueError("pointers need one more row than values")
+    with nogil:
+        pointers[0] = 0
+        for r in range(rows):
+            for k in range(columns):
+                if values[r, k] > 0:
+                    count += 1
+            pointers[r + 1] = count
+    return count
+
+
+def nonzero_rows(const double[:, :] values, code_t[::1] codes, double[::1] kept) -> None:
+    """The positive values, row by row, into `kept`, and their columns into `codes` (both count_nonzero_rows
+    long). Without the GIL."""
+    cdef Py_ssize_t rows = values.shape[0], columns = values.shape[1], r, k, at = 0, size = kept.shape[0]
+    if codes.shape[0] != size:
+        raise ValueError("codes and kept differ in length")
+    with nogil:
+        for r in range(rows):
+            for k in range(columns):
+                if values[r, k] > 0:
+                    if at == size:
+                        with gil:
+                            raise ValueError("more positive values than kept has room for")
+                    codes[at] = <code_t> k
+                    kept[at] = values[r, k]
+                    at += 1
+    if at != size:
+        raise ValueError("fewer positive values than kept has room for")

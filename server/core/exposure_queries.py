@@ -51,19 +51,8 @@ class Comparison:
 def company_breakdown(scores: Scores, index: int) -> CompanyBreakdown:
     """One company's row and its material and controlling-country breakdowns, largest first."""
 
-    def pairs(frame: pl.DataFrame, pointers: np.ndarray) -> list[tuple[str, float]]:
-        start, end = int(pointers[index]), int(pointers[index + 1])
-        found = zip(
-            frame["key"].slice(start, end - start).to_list(),
-            frame["disruption"].slice(start, end - start).to_list(),
-            strict=True,
-        )
-        return sorted(found, key=lambda item: (-item[1], item[0]))
-
     return CompanyBreakdown(
-        scores.companies.row(index, named=True),
-        pairs(scores.by_material, scores.material_rows),
-        pairs(scores.by_country, scores.country_rows),
+        scores.companies.row(index, named=True), scores.by_material.of(index), scores.by_country.of(index)
     )
 
 

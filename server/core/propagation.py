@@ -128,7 +128,8 @@ def _swept(
     solution[:, :tiered] += head + tier2
     back = order.position
     # Back in company order, the block into memory already in use (`right`: fresh memory costs its page faults).
-    total = np.take(solution, back, axis=0, out=right)
+    # mode="clip": with "raise", NumPy gathers into a buffer and copies it to `out` (21 against 36 ms at 1M x 10).
+    total = np.take(solution, back, axis=0, out=right, mode="clip")
     return total, np.take(head, back, axis=0), np.take(tier2, back, axis=0), np.take(rest, back, axis=0)
 
 

@@ -18,10 +18,10 @@ from typing import Any, Literal, TypeAlias
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
+from server.core.breakdowns import Breakdown
 from server.core.cancellation import Check, never_cancelled
-from server.core.graph import Graph, row_pointers
+from server.core.graph import Graph
 from server.core.link_policy import carries, evaluate_links, graph_signatures
 from server.core.parallel import both
 from server.core.policy import PolicySet
@@ -102,17 +102,14 @@ class Scores:
 
     `companies`: idx, company_id, country (the graph's own columns, shared), disruption (+ _tier1/_tier2/
     _tier3_plus), tariff_cost (+ tiers), input_spend_usd (the graph's, shared), tariff_impact_usd, score, level
-    (`LEVEL`). `by_material` / `by_country`: key (an Enum), disruption (only non-zero rows, in company
-    order); `material_rows` / `country_rows` are their row pointers per company (the rows of company i are
-    `material_rows[i]:material_rows[i + 1]`). `links`: the inputs of every link (w, hazard, tariff_rate, damping,
+    (`LEVEL`). `by_material` / `by_country`: each company's disruption by material and by controlling country
+    (breakdowns.py). `links`: the inputs of every link (w, hazard, tariff_rate, damping,
     control_id, control_country, tariff_ids, pass_through), held per shipment signature.
     """
 
     companies: pl.DataFrame
-    by_material: pl.DataFrame
-    by_country: pl.DataFrame
-    material_rows: np.ndarray
-    country_rows: np.ndarray
+    by_material: Breakdown
+    by_country: Breakdown
     links: LinkInputs
     graph_version: int
     on: date
@@ -160,7 +157,7 @@ def score_graph(
             base.links, links, columns=("hazard", "control_country"), parameters=("damping_default", "damping_override")
         ):
             stored = _stored(base.companies, "disruption", converged=base.disruption_converged)
-            return stored, base.by_material, base.material_rows, base.by_country, base.country_rows
+            return stored, base.by_material, base.by_country
         hazard = links.values("hazard")
         return _disruption_family(graph, links, hazard, links.values("damping") * (1.0 - hazard), check=check)
 
@@ -171,7 +168,7 @@ def score_graph(
         return propagate(graph, rate, carry_through, shares=links.shares, check=check)
 
     # Independent systems: solved at once on two cores, each gathering its own per-link inputs.
-    (disruption, by_material, material_rows, by_country, country_rows), tariff = both(disruption_family, tariff_cost)
+    (disruption, by_material, by_country), tariff = both(disruption_family, tariff_cost)
     check()
     spend = graph.derived("input_spend", _input_spend)
     score = 100.0 * (
@@ -199,8 +196,6 @@ def score_graph(
         companies,
         by_material,
         by_country,
-        material_rows,
-        country_rows,
         links,
         graph.version,
         on,
@@ -241,7 +236,7 @@ def _with_default(category: np.ndarray, default: float) -> np.ndarray:
     return np.where(category >= 0, category, default)
 
 
-_DisruptionFamily: TypeAlias = tuple[Propagation, pl.DataFrame, np.ndarray, pl.DataFrame, np.ndarray]
+_DisruptionFamily: TypeAlias = tuple[Propagation, Breakdown, Breakdown]
 
 
 def _disruption_family(
@@ -271,9 +266,9 @@ def _disruption_family(
         result.converged,
     )
     split = 1 + len(materials)
-    by_material, material_rows = _long(result.total[:, 1:split], materials)
-    by_country, country_rows = _long(result.total[:, split:], countries)
-    return disruption, by_material, material_rows, by_country, country_rows
+    by_material = Breakdown.of_block(result.total[:, 1:split], materials)
+    by_country = Breakdown.of_block(result.total[:, split:], countries)
+    return disruption, by_material, by_country
 
 
 def _same_inputs(base: LinkInputs, links: LinkInputs, *, columns: tuple[str, ...], parameters: tuple[str, ...]) -> bool:
@@ -308,21 +303,3 @@ def _stored(companies: pl.DataFrame, component: str, *, converged: bool) -> Prop
 def _input_spend(graph: Graph) -> np.ndarray:
     """Per company: the value of its inbound links (the same under every scenario)."""
     return np.bincount(graph.buyer_array, weights=graph.value_array, minlength=graph.company_count)
-
-
-def _long(values: np.ndarray, keys: list[str]) -> tuple[pl.DataFrame, np.ndarray]:
-    """An n x K block as (key, disruption) rows, zeros dropped, in company order (row-major `nonzero`), and the
-    row pointers per company. The pointers give each row's company, so no idx column is kept, and the key is an
-    Enum of `keys`: 9 bytes a row instead of 28 (millions of rows per cached table)."""
-    values = np.ascontiguousarray(values)
-    flat = np.flatnonzero(values > 0)  # faster than a 2-D nonzero and index, 42 against 73 ms at 1M x 5
-    rows, columns = np.divmod(flat, values.shape[1])
-    table = pl.DataFrame(
-        {
-            "key": pl.Series("key", keys, dtype=pl.Enum(keys)).gather(columns),
-            "disruption": np.take(values.ravel(), flat),
-        }
-    )
-    pointers = row_pointers(rows, values.shape[0])
-    # Kept per cached table: SciPy's smallest index type, int32 below 2**31 rows (4 bytes a company, not 8).
-    return table, pointers.astype(sp.get_index_dtype(maxval=int(pointers[-1])), copy=False)

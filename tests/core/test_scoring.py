@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from server.config import DEFAULT_SEED_GRAPH
+from server.core.breakdowns import Breakdown
 from server.core.chokepoints import find_chokepoints
 from server.core.evaluation import Shipment, evaluate_shipment
 from server.core.explain import Component, top_paths
@@ -147,16 +148,22 @@ def by_company(scores: Scores, column: str) -> dict[str, float]:
     return dict(zip(scores.companies["company_id"], scores.companies[column].to_list(), strict=True))
 
 
-def breakdown(scores: Scores, frame: pl.DataFrame) -> dict[tuple[str, str], float]:
-    """A breakdown's non-zero rows as {(company_id, key): disruption}."""
+def breakdown(scores: Scores, split: Breakdown) -> dict[tuple[str, str], float]:
+    """A breakdown's positive values as {(company_id, key): disruption}."""
     ids = scores.companies["company_id"].to_list()
-    return {(ids[idx], key): value for idx, key, value in zip(breakdown_idx(scores, frame), *frame, strict=True)}
+    return {(ids[idx], key): value for idx in breakdown_idx(split) for key, value in split.of(idx)}
 
 
-def breakdown_idx(scores: Scores, frame: pl.DataFrame) -> list[int]:
-    """The company of each row of a breakdown, from its row pointers."""
-    pointers = scores.material_rows if frame is scores.by_material else scores.country_rows
-    return np.repeat(np.arange(scores.companies.height), np.diff(pointers)).tolist()
+def assert_same_breakdown(got: Breakdown, expected: Breakdown) -> None:
+    assert got.keys == expected.keys
+    np.testing.assert_array_equal(got.rows, expected.rows)
+    np.testing.assert_array_equal(got.codes, expected.codes)
+    np.testing.assert_allclose(got.values, expected.values, rtol=1e-12, atol=1e-15)
+
+
+def breakdown_idx(split: Breakdown) -> list[int]:
+    """The companies with a value in a breakdown, from its row pointers."""
+    return np.flatnonzero(np.diff(split.rows)).tolist()
 
 
 # --- The worked example of docs/scoring.md -----------------------------------------------------------------------
@@ -284,10 +291,12 @@ def test_worked_example_country_breakdown_splits_disruption_exactly(example: Sco
         assert total == pytest.approx(disruption[company], **EXACT)
 
 
-def test_breakdown_row_pointers_are_kept_in_four_bytes_a_company(example: Scores) -> None:
-    # A cached table holds two of them: 8 MB each at 1M companies in int64, 4 MB in int32.
-    assert example.material_rows.dtype == np.int32
-    assert example.country_rows.dtype == np.int32
+def test_breakdowns_are_kept_in_four_bytes_a_company_and_nine_a_value(example: Scores) -> None:
+    # A cached table holds two: at 1M companies 6.5M material values and 1.9M country values.
+    for split in (example.by_material, example.by_country):
+        assert split.rows.dtype == np.int32
+        assert split.codes.dtype == np.uint8
+        assert split.values.dtype == np.float64
 
 
 def test_worked_example_tariff_cost_dollar_impact_score_and_level(example: Scores) -> None:
@@ -566,7 +575,7 @@ def test_own_tags_outside_the_taxonomy_trigger_controls_but_name_no_material() -
     flagged = control("CN-PRIORITY", "CN", Severity.BAN, tags=frozenset({"priority"}))
     scores = score_graph(graph, policy_of(controls=[flagged]), on=DAY)
     assert by_company(scores, "disruption") == {"FAB": 1.0, "RE": 0.0}
-    assert scores.by_material.is_empty()
+    assert scores.by_material.size == 0
     assert breakdown(scores, scores.by_country) == {("FAB", "CN"): 1.0}
 
 
@@ -1008,8 +1017,8 @@ def test_disruption_is_a_share_and_needs_a_path_from_a_hazard(scenario: tuple[Gr
     for idx in set(range(graph.company_count)) - exposed:
         assert disruption[idx] == 0.0, scores.companies["company_id"][idx]
     shielded = set(range(graph.company_count)) - exposed
-    assert not set(breakdown_idx(scores, scores.by_material)) & shielded
-    assert not set(breakdown_idx(scores, scores.by_country)) & shielded
+    assert not set(breakdown_idx(scores.by_material)) & shielded
+    assert not set(breakdown_idx(scores.by_country)) & shielded
     for prefix in ("disruption", "tariff"):
         total = scores.companies["disruption" if prefix == "disruption" else "tariff_cost"].to_numpy()
         tiers = sum(scores.companies[f"{prefix}_{tier}"].to_numpy() for tier in ("tier1", "tier2", "tier3_plus"))
@@ -1146,8 +1155,8 @@ def test_a_what_if_reusing_the_base_scores_gives_the_same_numbers_and_skips_the_
     fresh = score_graph(default_graph, policy, on=DAY_2026)
     reusing = score_graph(default_graph, policy, on=DAY_2026, reuse=base)
     assert_frame_equal(fresh.companies, reusing.companies, check_exact=False, rel_tol=1e-12, abs_tol=1e-15)
-    assert_frame_equal(fresh.by_material, reusing.by_material)
-    assert_frame_equal(fresh.by_country, reusing.by_country)
+    for split in ("by_material", "by_country"):
+        assert_same_breakdown(getattr(fresh, split), getattr(reusing, split))
     assert not fresh.companies.equals(base.companies)  # the what-if does change something
     if reused == "disruption":
         assert reusing.by_material is base.by_material
