@@ -43,15 +43,24 @@ def evaluate_links(graph: Graph, policy: PolicySet, *, on: date) -> tuple[pl.Dat
 def carries(graph: Graph, tag: str, rows: slice | np.ndarray) -> np.ndarray:
     """Per link of `rows` (of `graph.links`): does it carry `tag` (derived or user)?
 
-    Tags are part of the shipment signature, so the answer is kept per signature (thousands of booleans a tag)
-    and gathered for the rows asked: per-link masks cost one byte a link per tag (95 MiB for 19 tags at 5M links).
+    Tags are part of the shipment signature, so the answer is kept per signature (`carries_by_signature`) and
+    gathered for the rows asked: per-link masks cost one byte a link per tag (95 MiB for 19 tags at 5M links).
     """
-    signatures, link_signature = graph_signatures(graph)
-    mask: np.ndarray = graph.structural(
-        ("carries", tag), lambda _: signatures["tags"].list.contains(tag).fill_null(False).to_numpy(writable=False)
-    )
-    carried: np.ndarray = mask[link_signature[rows]]
+    _, link_signature = graph_signatures(graph)
+    carried: np.ndarray = carries_by_signature(graph, tag)[link_signature[rows]]
     return carried
+
+
+def carries_by_signature(graph: Graph, tag: str) -> np.ndarray:
+    """Per shipment signature of the graph (`graph_signatures`): does it carry `tag`? Kept per graph structure."""
+
+    def compute(graph: Graph) -> np.ndarray:
+        signatures, _ = graph_signatures(graph)
+        mask: np.ndarray = signatures["tags"].list.contains(tag).fill_null(False).to_numpy(writable=False)
+        return mask
+
+    mask: np.ndarray = graph.structural(("carries", tag), compute)
+    return mask
 
 
 def evaluate_signatures(links: pl.DataFrame, policy: PolicySet, *, on: date) -> pl.DataFrame:

@@ -22,7 +22,7 @@ import polars as pl
 from server.core.breakdowns import Breakdown
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph
-from server.core.link_policy import carries, evaluate_links, graph_signatures
+from server.core.link_policy import carries_by_signature, evaluate_links, graph_signatures
 from server.core.parallel import both
 from server.core.policy import PolicySet
 from server.core.propagation import Propagation, input_shares, propagate
@@ -51,7 +51,8 @@ SCORE_TARIFF_FULL = 0.25  # a 25% added duty on all inputs counts as fully expos
 LEVELS = ((60.0, "critical"), (40.0, "high"), (20.0, "medium"), (0.0, "low"))
 # One byte per company instead of a 16-byte string view; categories in rising order.
 LEVEL = pl.Enum([name for _, name in reversed(LEVELS)])
-LinkColumn = Literal["w", "hazard", "tariff_rate", "damping", "pass_through"]
+SignatureColumn = Literal["hazard", "tariff_rate", "damping", "pass_through"]
+LinkColumn = Literal["w", SignatureColumn]
 
 
 @dataclass(frozen=True)
@@ -78,14 +79,18 @@ class LinkInputs:
         """One input of the links `rows` (all by default), in row order."""
         if column == "w":
             return self.shares[rows]
+        return np.take(self.by_signature(column), self.link_signature[rows])
+
+    def by_signature(self, column: SignatureColumn) -> np.ndarray:
+        """One input per shipment signature: every input but `w` is the same for all links of a signature."""
+        count = self.signatures.height
         if column == "damping":
             if self.damping_override is not None:
-                return np.full(self.link_signature[rows].shape, self.damping_override)
-            return _with_default(self.damping_category[self.link_signature[rows]], self.damping_default)
+                return np.full(count, self.damping_override)
+            return _with_default(self.damping_category, self.damping_default)
         if column == "pass_through":
-            return np.full(self.link_signature[rows].shape, self.pass_through)
-        gathered: np.ndarray = self.signatures[column].to_numpy()[self.link_signature[rows]]
-        return gathered
+            return np.full(count, self.pass_through)
+        return self.signatures[column].to_numpy()
 
     def row(self, row: int) -> dict[str, Any]:
         """Every input of one link by name: the numbers and the measures behind them."""
@@ -158,8 +163,7 @@ def score_graph(
         ):
             stored = _stored(base.companies, "disruption", converged=base.disruption_converged)
             return stored, base.by_material, base.by_country
-        hazard = links.values("hazard")
-        return _disruption_family(graph, links, hazard, links.values("damping") * (1.0 - hazard), check=check)
+        return _disruption_family(graph, links, check=check)
 
     def tariff_cost() -> Propagation:
         if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
@@ -239,23 +243,28 @@ def _with_default(category: np.ndarray, default: float) -> np.ndarray:
 _DisruptionFamily: TypeAlias = tuple[Propagation, Breakdown, Breakdown]
 
 
-def _disruption_family(
-    graph: Graph, links: LinkInputs, hazard: np.ndarray, carry: np.ndarray, *, check: Check
-) -> _DisruptionFamily:
+def _disruption_family(graph: Graph, links: LinkInputs, *, check: Check) -> _DisruptionFamily:
     """X with its tiers, and its breakdowns by material and by controlling country: one propagation of the
-    block [h, h restricted to each material, h restricted to each country], which share one matrix."""
-    # Only exposed links have a direct term: the block holds their rows alone (7% of the links at 1M companies).
-    exposed = np.flatnonzero(hazard > 0)
-    direct = hazard[exposed]
-    carried = {m: carries(graph, m, exposed) for m in sorted(graph.material_tags)}
-    materials = [m for m, mask in carried.items() if mask.any()]
-    country_of_exposed = links.signatures["control_country"].gather(links.link_signature[exposed])
-    countries = sorted(c for c in country_of_exposed.unique().to_list() if c)
-    block = np.column_stack(
-        [direct]
-        + [direct * carried[m] for m in materials]
-        + [direct * (country_of_exposed == c).fill_null(False).to_numpy() for c in countries]
+    block [h, h restricted to each material, h restricted to each country], which share one matrix.
+
+    Every input is a signature's (LinkInputs), so the block and the carry are built per signature (thousands of
+    rows) and gathered to the links once: every signature is some link's, so a material or country is in the
+    block exactly when an exposed link has it."""
+    hazard = links.by_signature("hazard")
+    hit = hazard > 0
+    materials = [m for m in sorted(graph.material_tags) if (carries_by_signature(graph, m) & hit).any()]
+    country = links.signatures["control_country"]
+    countries = sorted(c for c in country.filter(hit).unique().to_list() if c)
+    by_signature = np.column_stack(
+        [hazard]
+        + [hazard * carries_by_signature(graph, m) for m in materials]
+        + [hazard * (country == c).fill_null(False).to_numpy() for c in countries]
     )
+    signature = links.link_signature
+    # Only exposed links have a direct term: the block holds their rows alone (7% of the links at 1M companies).
+    exposed = np.flatnonzero(hit[signature])
+    block = np.take(by_signature, signature[exposed], axis=0)
+    carry = np.take(links.by_signature("damping") * (1.0 - hazard), signature)
     result = propagate(graph, block, carry, shares=links.shares, links=exposed, tiered=1, check=check)
     disruption = Propagation(
         result.total[:, 0],
