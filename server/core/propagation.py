@@ -73,8 +73,7 @@ def propagate(
 ) -> Propagation:
     """Solve E = d + M E for each column of `direct` (links x K, or a vector); `check` runs per tier or sweep.
     `links`: the links the rows of `direct` are (ascending), when not all of them; the others have no direct term.
-    `tiered`: how many leading columns need their tiers (all by default); the others' total is solved directly,
-    which spares two products over every link for each of them.
+    `tiered`: how many leading columns need their tiers (all by default): each costs a product over every link.
 
     Example: A buys 60 from B and 40 from C; B buys everything from D. With x = 0.5 on D -> B only and carry 0.5:
     E_B = 1.0 x 0.5 = 0.5; E_A = 0.6 x (0 + 0.5 x E_B) = 0.15, all of it from tier 2.
@@ -114,23 +113,19 @@ _Ordered: TypeAlias = tuple[SupplyOrder, sp.csr_array]  # a supply order, and M 
 def _swept(
     order: SupplyOrder, matrix: sp.csr_array, tier1: np.ndarray, *, tiered: int, check: Check
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """(total, tier1, tier2, tiers 3+) in company order, by the sweeps over `matrix` (M in supply `order`) from
-    tier 1 in supply order (used up), or None if they do not settle. The tiered columns sweep for the remainder
-    past tier 2, R = M tier2 + M R; the others for their total, E = tier1 + M E."""
-    head = tier1[:, :tiered].copy()
-    tier2 = times(matrix, head)
-    right = tier1  # its tiered columns become M tier2: no fresh block (80 MB at 1M companies x 10 columns)
-    right[:, :tiered] = times(matrix, tier2)
-    solution = _Levels(order, matrix).solve(right, check=check)
+    """(total, tier1, tier2, tiers 3+) in company order, by the sweeps over `matrix` (M in supply `order`) for
+    E = tier1 + M E, from tier 1 in supply order (used up); None if they do not settle. The tiered columns' tier 2
+    is M tier1, and tiers 3+ the rest of the total (within the sweeps' TOLERANCE, so rounding is held at 0)."""
+    solution = _Levels(order, matrix).solve(tier1, check=check)
     if solution is None:
         return None
-    rest = solution[:, :tiered].copy()
-    solution[:, :tiered] += head + tier2
     back = order.position
-    # Back in company order, the block into memory already in use (`right`: fresh memory costs its page faults).
+    first = np.take(tier1[:, :tiered], back, axis=0)
+    second = np.take(times(matrix, tier1[:, :tiered]), back, axis=0)
+    # Back in company order, the block into memory already in use (`tier1`: fresh memory costs its page faults).
     # mode="clip": with "raise", NumPy gathers into a buffer and copies it to `out` (21 against 36 ms at 1M x 10).
-    total = np.take(solution, back, axis=0, out=right, mode="clip")
-    return total, np.take(head, back, axis=0), np.take(tier2, back, axis=0), np.take(rest, back, axis=0)
+    total = np.take(solution, back, axis=0, out=tier1, mode="clip")
+    return total, first, second, np.maximum(total[:, :tiered] - first - second, 0.0)
 
 
 def _series(
