@@ -15,6 +15,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from graphs.generate import GeneratedGraph, generate_graph
+from server.core import propagation
 from server.core.graph import Graph, build_graph
 from server.core.propagation import (
     DIRECT_SOLVE_LIMIT,
@@ -58,6 +59,14 @@ def exact(graph: Graph, direct: np.ndarray, carry: np.ndarray) -> np.ndarray:
     return solved
 
 
+@pytest.fixture(params=["dense", "sparse"])
+def cluster_solvers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both ways a level's clusters are solved: a dense inverse (every part, at this size) or a sparse LU."""
+    if request.param == "sparse":
+        monkeypatch.setattr(propagation, "DENSE_CLUSTER_ROWS", 0)
+
+
+@pytest.mark.usefixtures("cluster_solvers")
 @pytest.mark.parametrize("carry_value", [0.9, 1.0])
 def test_sweeps_reach_the_fixed_point_of_a_generated_graph(carry_value: float) -> None:
     graph = plain()
@@ -170,6 +179,7 @@ def closed_loop(*, exposed: bool) -> tuple[Graph, np.ndarray, np.ndarray]:
     return graph, duty, in_loop
 
 
+@pytest.mark.usefixtures("cluster_solvers")
 def test_a_closed_loop_receiving_nothing_keeps_zero_and_the_rest_is_solved_by_sweeps() -> None:
     graph, duty, in_loop = closed_loop(exposed=False)
     result = propagate(graph, duty, np.ones(graph.link_count), shares=input_shares(graph))
@@ -181,6 +191,7 @@ def test_a_closed_loop_receiving_nothing_keeps_zero_and_the_rest_is_solved_by_sw
     assert not result.total[graph.buyer_array[in_loop]].any()
 
 
+@pytest.mark.usefixtures("cluster_solvers")
 def test_a_closed_loop_receiving_a_duty_is_left_to_the_series_and_reported_as_not_converged() -> None:
     graph, duty, _ = closed_loop(exposed=True)
     result = propagate(graph, duty, np.ones(graph.link_count), shares=input_shares(graph))
@@ -188,6 +199,7 @@ def test_a_closed_loop_receiving_a_duty_is_left_to_the_series_and_reported_as_no
     assert result.tiers_used == MAX_TIERS
 
 
+@pytest.mark.usefixtures("cluster_solvers")
 def test_a_closed_loop_receiving_a_duty_leaves_every_other_company_exact(monkeypatch: pytest.MonkeyPatch) -> None:
     # Only the loop's series stays cut. Everyone else is solved exactly given what the loop holds: by the sweeps,
     # with the loop's rows held at the cut (GCROT took 21.6 s of a 3M-company score), not by the Krylov solver.
