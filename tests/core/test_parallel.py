@@ -41,12 +41,26 @@ def test_an_error_of_the_second_is_raised() -> None:
         parallel.both(lambda: 1, fails)
 
 
-def test_a_helper_calling_both_runs_the_two_in_turn_on_itself() -> None:
-    # With every helper busy in an outer `both`, an inner one that waited for a helper would never finish.
+def test_with_every_core_busy_both_runs_the_two_in_turn() -> None:
+    # On 2 cores an outer `both` holds the one free core: an inner one, on the caller or on the helper, that handed
+    # work to a third thread would only share a core with it. (A helper must never wait for another helper anyway.)
     def inner() -> tuple[int, int]:
         return parallel.both(threading.get_ident, threading.get_ident)
 
-    outer = [parallel.both(inner, inner) for _ in range(3)]
-    for mine, helpers in outer:
-        assert mine[0] != mine[1]  # the caller's inner both used a helper
-        assert helpers[0] == helpers[1]  # the helper's ran both itself
+    for _ in range(3):
+        mine, helpers = parallel.both(inner, inner)
+        assert helpers[0] == helpers[1]
+        if parallel.HELPERS == 2:
+            assert mine[0] == mine[1] == threading.get_ident()
+    first, second = parallel.both(threading.get_ident, threading.get_ident)
+    assert first != second  # the core is free again once a `both` returns, error or not
+
+
+def test_the_core_is_given_back_when_the_second_fails() -> None:
+    def fails() -> None:
+        raise ValueError("second")
+
+    with pytest.raises(ValueError, match="second"):
+        parallel.both(lambda: None, fails)
+    first, second = parallel.both(threading.get_ident, threading.get_ident)
+    assert first != second
