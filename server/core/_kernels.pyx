@@ -153,3 +153,28 @@ def nonzero_rows(const double[:, :] values, code_t[::1] codes, double[::1] kept)
                     at += 1
     if at != size:
         raise ValueError("fewer positive values than kept has room for")
+
+
+def component_levels(
+    const pointer_t[::1] indptr,
+    const index_t[::1] indices,
+    const long long[::1] component,
+    const long long[::1] by_component,
+    long long[::1] level,
+) -> None:
+    """level[c] = 0 for a component without forward suppliers, else one past its deepest forward supplier, for a
+    pattern (row = buyer, column = supplier) whose components are numbered suppliers first (a forward entry has
+    component[supplier] < component[buyer]); `by_component`: the rows in ascending component. One pass: every
+    supplier component is final before its buyers are visited. `level` starts at 0. Without the GIL."""
+    cdef Py_ssize_t rows = indptr.shape[0] - 1, i, e
+    cdef long long buyer, supplier, row
+    if component.shape[0] != rows or by_component.shape[0] != rows:
+        raise ValueError("component and by_component need one entry per row")
+    with nogil:
+        for i in range(rows):
+            row = by_component[i]
+            buyer = component[row]
+            for e in range(indptr[row], indptr[row + 1]):
+                supplier = component[indices[e]]
+                if supplier < buyer and level[supplier] + 1 > level[buyer]:
+                    level[buyer] = level[supplier] + 1
