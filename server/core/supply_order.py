@@ -63,10 +63,17 @@ class SupplyOrder:
     link_entry: np.ndarray
     cluster_levels: dict[int, ClusterLevel]
     strong_share: float
+    # Per entry (uint8): how many of STRONG_SHARES, up to `strong_share`, its strength reaches. The order reads the
+    # strengths through these alone, so it is the order of any strengths with the same bands (`fits`).
+    bands: np.ndarray
 
     @property
     def levels(self) -> int:
         return self.level_starts.size - 1
+
+    def fits(self, strength: np.ndarray) -> bool:
+        """Would `supply_order` build this very order for these strengths of the same pattern?"""
+        return bool(np.array_equal(_bands(strength, self.strong_share), self.bands))
 
     def parts(self) -> list[tuple[int, int]]:
         """Each part's positions (start, end) in sweep order, numbered as the keys of `cluster_levels`: part 2 i is
@@ -134,7 +141,15 @@ def supply_order(
             intra=intra,
         ),
         strong_share=strong_share,
+        bands=_bands(strength, strong_share),
     )
+
+
+def _bands(strength: np.ndarray, strong_share: float) -> np.ndarray:
+    """Per entry: how many of STRONG_SHARES up to `strong_share` it reaches (each decides `strength >= share`)."""
+    tried = np.array([share for share in STRONG_SHARES if share <= strong_share])
+    bands: np.ndarray = np.searchsorted(tried, strength, side="right").astype(np.uint8)
+    return bands
 
 
 def _levels(component: np.ndarray, indptr: np.ndarray, indices: np.ndarray) -> np.ndarray:

@@ -25,6 +25,7 @@ from server.core.propagation import (
     propagate,
     supply_order_of,
 )
+from server.core.supply_order import supply_order
 from server.core.taxonomy import load_taxonomy
 from server.core.validation import RowSource, validate_companies, validate_links
 
@@ -245,3 +246,33 @@ def test_a_block_is_left_to_the_series_when_any_column_reaches_a_closed_loop() -
     assert result.tiers_used == MAX_TIERS
     reference = exact(graph, quiet, np.where(in_loop, 0.5, 1.0))
     assert np.abs(result.total[:, 0] - reference).max() <= 10 * TOLERANCE
+
+
+def test_a_revalued_version_takes_the_latest_order_exactly_when_it_would_build_the_same_one() -> None:
+    graph = generated()  # its own caches: the shared `plain()` graph stays as built
+    order = supply_order_of(graph)
+    assert order is not None
+    # Doubling every value leaves every share as it is: the order is taken, and it is what a build would give.
+    same = graph.revalued(graph.value_array * 2.0, version=2)
+    assert supply_order_of(same) is order
+    indices, indptr, entry = propagation._supplier_pattern(same)
+    strength = np.bincount(entry, weights=input_shares(same), minlength=indices.size)
+    built = supply_order(indices, indptr, strength, entry=entry)
+    assert built is not None
+    for field in ("order", "level_starts", "feeding_ends", "indices", "link_entry", "bands"):
+        assert np.array_equal(getattr(built, field), getattr(order, field)), field
+    # A weak link made worth most of its buyer's inputs becomes strong: a new order, built for these values.
+    shares = input_shares(graph)
+    weak = int(np.flatnonzero((shares < 0.05) & (np.bincount(graph.buyer_array)[graph.buyer_array] > 3))[0])
+    values = graph.value_array.copy()
+    values[weak] *= 1_000.0
+    changed = graph.revalued(values, version=3)
+    new = supply_order_of(changed)
+    assert new is not None
+    assert new is not order
+    assert not order.fits(np.bincount(entry, weights=input_shares(changed), minlength=indices.size))
+    result = propagate(
+        changed, np.full(changed.link_count, 0.1), np.full(changed.link_count, 0.8), shares=input_shares(changed)
+    )
+    reference = exact(changed, np.full(changed.link_count, 0.1), np.full(changed.link_count, 0.8))
+    assert np.abs(result.total - reference).max() <= TOLERANCE
