@@ -63,16 +63,18 @@ class SupplyOrder:
     link_entry: np.ndarray
     cluster_levels: dict[int, ClusterLevel]
     strong_share: float
-    # Per entry (uint8): how many of STRONG_SHARES, up to `strong_share`, its strength reaches. The order reads the
-    # strengths through these alone, so it is the order of any strengths with the same bands (`fits`).
+    # Per entry of the ordered matrix (uint8): how many of STRONG_SHARES, up to `strong_share`, its strength
+    # reaches. The order reads the strengths through these alone, so it is the order of any strengths with the
+    # same bands (`fits`).
     bands: np.ndarray
 
     @property
     def levels(self) -> int:
         return self.level_starts.size - 1
 
-    def fits(self, strength: np.ndarray) -> bool:
-        """Would `supply_order` build this very order for these strengths of the same pattern?"""
+    def fits(self, shares: np.ndarray) -> bool:
+        """Would `supply_order` build this very order for the same links with these input shares (per link)?"""
+        strength = np.bincount(self.link_entry, weights=shares, minlength=self.indices.size)
         return bool(np.array_equal(_bands(strength, self.strong_share), self.bands))
 
     def parts(self) -> list[tuple[int, int]]:
@@ -141,7 +143,7 @@ def supply_order(
             intra=intra,
         ),
         strong_share=strong_share,
-        bands=_bands(strength, strong_share),
+        bands=_bands(strength[permuted.data - 1], strong_share),
     )
 
 

@@ -270,7 +270,8 @@ def test_a_revalued_version_takes_the_latest_order_exactly_when_it_would_build_t
     new = supply_order_of(changed)
     assert new is not None
     assert new is not order
-    assert not order.fits(np.bincount(entry, weights=input_shares(changed), minlength=indices.size))
+    assert not order.fits(input_shares(changed))
+    assert order.fits(input_shares(same))
     result = propagate(
         changed, np.full(changed.link_count, 0.1), np.full(changed.link_count, 0.8), shares=input_shares(changed)
     )
