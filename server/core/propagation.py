@@ -5,12 +5,15 @@ Given per-link direct terms x_e and carry factors k_e, the exposure solves
 
     E_b = sum_e w_e [ x_e + k_e E_s ]        i.e.   E = d + M E,   d_b = sum_e w_e x_e,   M[b, s] = sum_e w_e k_e
 
-and is summed as the series E = d + M d + M^2 d + ...: term k is the contribution of tier k+1 suppliers. Slowly
-draining cycles (carry close to 1 around a loop) would need many terms, so after `max_tiers` terms the remainder
-R = M t + M^2 t + ... of the last term t is solved directly, (I - M) R = M t, by sparse LU on the companies it can
-reach. A closed loop passing on everything (e.g. pass-through 1 with no input from outside the loop) has no finite
-value: there the series stays cut at `max_tiers` and `converged` is False.
-Several direct-term columns (one per material, per country...) propagate at once as a dense n x K block.
+whose series E = d + M d + M^2 d + ... has as term k the contribution of tier k+1 suppliers. Two ways to solve it:
+- above DIRECT_SOLVE_LIMIT companies, E is solved directly by block Gauss-Seidel sweeps in supply order
+  (supply_order.py, `_Levels`); tier 2 is one product, M d, and tiers 3+ the rest of E;
+- otherwise, or when the sweeps meet a closed loop, the series is summed term by term. Slowly draining cycles
+  (carry close to 1 around a loop) would need many terms, so after `max_tiers` terms the remainder
+  R = M t + M^2 t + ... of the last term t is solved from (I - M) R = M t (`_solve_remainder`).
+A closed loop passing on everything (e.g. pass-through 1 with no input from outside the loop) has no finite value:
+there the series stays cut at `max_tiers` and `converged` is False. Several direct-term columns (one per material,
+per country...) propagate at once as a dense n x K block.
 """
 
 from __future__ import annotations
