@@ -41,17 +41,19 @@ def test_an_error_of_the_second_is_raised() -> None:
         parallel.both(lambda: 1, fails)
 
 
-def test_with_every_core_busy_both_runs_the_two_in_turn() -> None:
-    # On 2 cores an outer `both` holds the one free core: an inner one, on the caller or on the helper, that handed
-    # work to a third thread would only share a core with it. (A helper must never wait for another helper anyway.)
+def test_with_every_core_busy_both_runs_the_two_in_turn(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two cores, whatever this machine has: an outer `both` holds the one free core, so an inner one, on the caller
+    # or on the helper, that handed work to a third thread would only share a core with it. (A helper must never
+    # wait for another helper anyway.)
+    monkeypatch.setattr(parallel, "_free_cores", threading.Semaphore(1))
+
     def inner() -> tuple[int, int]:
         return parallel.both(threading.get_ident, threading.get_ident)
 
     for _ in range(3):
         mine, helpers = parallel.both(inner, inner)
         assert helpers[0] == helpers[1]
-        if parallel.HELPERS == 2:
-            assert mine[0] == mine[1] == threading.get_ident()
+        assert mine[0] == mine[1] == threading.get_ident()
     first, second = parallel.both(threading.get_ident, threading.get_ident)
     assert first != second  # the core is free again once a `both` returns, error or not
 
