@@ -51,7 +51,19 @@ def test_with_every_core_busy_both_runs_the_two_in_turn(monkeypatch: pytest.Monk
         return parallel.both(threading.get_ident, threading.get_ident)
 
     for _ in range(3):
-        mine, helpers = parallel.both(inner, inner)
+        caller_done = threading.Event()
+
+        def on_caller(caller_done: threading.Event = caller_done) -> tuple[int, int]:
+            result = inner()
+            caller_done.set()
+            return result
+
+        def on_helper(caller_done: threading.Event = caller_done) -> tuple[int, int]:
+            result = inner()
+            caller_done.wait(5)  # holds the core until the caller's inner `both` has run
+            return result
+
+        mine, helpers = parallel.both(on_caller, on_helper)
         assert helpers[0] == helpers[1]
         assert mine[0] == mine[1] == threading.get_ident()
     first, second = parallel.both(threading.get_ident, threading.get_ident)
@@ -66,3 +78,24 @@ def test_the_core_is_given_back_when_the_second_fails() -> None:
         parallel.both(lambda: None, fails)
     first, second = parallel.both(threading.get_ident, threading.get_ident)
     assert first != second
+
+
+def test_the_core_comes_back_when_the_helper_is_done_while_the_caller_still_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The tariff cost finishes before the disruption's sweeps: these then get the core it had.
+    monkeypatch.setattr(parallel, "_free_cores", threading.Semaphore(1))
+    helper_done = threading.Event()
+
+    def on_caller() -> tuple[int, int]:
+        assert helper_done.wait(5)
+        for _ in range(500):  # the helper frees its core just after its work returns
+            first, second = parallel.both(threading.get_ident, threading.get_ident)
+            if first != second:
+                break
+            time.sleep(0.01)
+        return first, second
+
+    (first, second), _ = parallel.both(on_caller, helper_done.set)
+    assert first == threading.get_ident()
+    assert second != first
