@@ -8,8 +8,23 @@ def rows_times(
     out: np.ndarray,
     first: int,
     given: np.ndarray | None = None,
+) -> None: ...
+def link_sums(
+    indptr: np.ndarray,
+    entry: np.ndarray,
+    shares: np.ndarray,
+    per_row: np.ndarray,
+    out: np.ndarray,
+    row: np.ndarray | None = None,
+) -> None: ...
+def links_times(
+    indptr: np.ndarray,
+    shares: np.ndarray,
+    per_row: np.ndarray,
+    live: np.ndarray,
+    out: np.ndarray,
+    row: np.ndarray | None = None,
     scatter: np.ndarray | None = None,
-    rows: int = -1,
 ) -> None: ...
 def store(values: np.ndarray, solution: np.ndarray, first: int) -> float: ...
 def count_nonzero_rows(values: np.ndarray, pointers: np.ndarray) -> int: ...

@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The scoring engine's compiled loops: sparse rows times a dense block of K columns (`rows_times`, the inner loop
-of every propagation: propagation.py), the sweeps' `store`, and the breakdowns' `nonzero_rows` (breakdowns.py).
+of every propagation: propagation.py), the sweeps' `store`, the links' terms read per shipment signature
+(`link_sums` for M's values, `links_times` for tier 1), and the breakdowns' `nonzero_rows` (breakdowns.py).
 
 Why a loop of our own: the block's rows are read at random (each link reads its supplier's row), so the time goes
 in memory latency, and SciPy's `csr_matvecs` adds to it by updating each output value in memory once per link.
@@ -20,6 +21,11 @@ ctypedef fused index_t:
     long long
 
 ctypedef fused scatter_t:
+    int
+    long long
+
+ctypedef fused row_t:
+    unsigned int
     int
     long long
 
@@ -44,24 +50,16 @@ def rows_times(
     double[:, ::1] out,
     Py_ssize_t first,
     const double[:, ::1] given=None,
-    const scatter_t[::1] scatter=None,
-    Py_ssize_t rows=-1,
 ):
     """out[r] = given[first + r] + sum over row first + r's entries e of data[e] * block[indices[e]], for the
-    out.shape[0] rows from `first` (`given` None: 0). With `scatter`, `rows` rows from `first` go to rows
-    scatter[first + r] of `out` instead (every value a row of `out`: not checked; no `given`): a row gather fused
-    into the product, where a gather after it would write the block twice. Runs without the GIL."""
+    out.shape[0] rows from `first` (`given` None: 0). Runs without the GIL."""
     cdef Py_ssize_t columns = block.shape[1]
-    cdef Py_ssize_t r, o, k, e, end, last = indices.shape[0] - 1
+    cdef Py_ssize_t r, k, e, end, last = indices.shape[0] - 1, rows = out.shape[0]
     cdef double value, total
     cdef double* sums
     cdef const double* supplier
     if out.shape[1] != columns:
         raise ValueError(f"block of {columns} columns into out of {out.shape[1]}")
-    if scatter is None:
-        rows = out.shape[0]
-    elif given is not None or rows < 0 or first + rows > scatter.shape[0]:
-        raise ValueError("scatter needs rows within it and no given")
     if first < 0 or first + rows > indptr.shape[0] - 1:
         raise ValueError(f"rows {first}..{first + rows} outside the matrix's {indptr.shape[0] - 1}")
     if given is not None and (given.shape[0] < first + rows or given.shape[1] != columns):
@@ -79,7 +77,6 @@ def rows_times(
             else:
                 for k in range(columns):
                     sums[k] = given[first + r, k]
-            o = r if scatter is None else scatter[first + r]
             end = indptr[first + r + 1]
             if columns == 1:
                 # The sum in a register: 18 against 25 ms for the loop below at 1M companies (the tariff's sweeps).
@@ -87,7 +84,7 @@ def rows_times(
                 for e in range(indptr[first + r], end):
                     __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
                     total = total + data[e] * block[indices[e], 0]
-                out[o, 0] = total
+                out[r, 0] = total
                 continue
             for e in range(indptr[first + r], end):
                 __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
@@ -95,6 +92,88 @@ def rows_times(
                 supplier = &block[indices[e], 0]
                 for k in range(columns):
                     sums[k] += value * supplier[k]
+            for k in range(columns):
+                out[r, k] = sums[k]
+    free(sums)
+
+
+def link_sums(
+    const pointer_t[::1] indptr,
+    const index_t[::1] entry,
+    const double[::1] shares,
+    const double[::1] per_row,
+    double[::1] out,
+    const row_t[::1] row=None,
+) -> None:
+    """out[i] = sum over links l with entry[l] = i of shares[l] * per_row[row[l]] (`row` None: l), for the links
+    of `indptr` (each buyer's): a matrix's values from terms given per shipment signature, without a per-link
+    array (36 ms at 5M links, where a per-link carry, its product with the shares and a weighted bincount took
+    about 55). Without the GIL."""
+    cdef Py_ssize_t size = out.shape[0], rows = per_row.shape[0], l, i, r
+    cdef Py_ssize_t links = <Py_ssize_t> indptr[indptr.shape[0] - 1] if indptr.shape[0] else 0
+    if shares.shape[0] < links or entry.shape[0] < links or (row is not None and row.shape[0] < links):
+        raise ValueError("fewer entries, shares or rows than links")
+    with nogil:
+        for i in range(size):
+            out[i] = 0.0
+        for l in range(links):
+            i = entry[l]
+            r = l if row is None else <Py_ssize_t> row[l]
+            if i < 0 or i >= size or r < 0 or r >= rows:
+                with gil:
+                    raise ValueError(f"link {l}: entry or row out of range")
+            out[i] += shares[l] * per_row[r]
+
+
+def links_times(
+    const pointer_t[::1] indptr,
+    const double[::1] shares,
+    const double[:, ::1] per_row,
+    const unsigned char[::1] live,
+    double[:, ::1] out,
+    const row_t[::1] row=None,
+    const scatter_t[::1] scatter=None,
+) -> None:
+    """out[b] = sum over buyer b's links l (indptr[b]:indptr[b + 1]) of shares[l] * per_row[row[l]] (`row` None:
+    l), skipping the rows whose `live` is 0; with `scatter` (a permutation), into out[scatter[b]].
+    Per-link terms given per shipment signature, gathered to the buyers without a per-link block. Without the
+    GIL."""
+    cdef Py_ssize_t buyers = indptr.shape[0] - 1, columns = per_row.shape[1], rows = per_row.shape[0], b, l, k, r
+    cdef Py_ssize_t o
+    cdef double share
+    cdef double* sums
+    cdef Py_ssize_t links = <Py_ssize_t> indptr[buyers] if buyers >= 0 else 0
+    if out.shape[1] != columns or live.shape[0] != rows or out.shape[0] != buyers:
+        raise ValueError("out, per_row and live do not match")
+    if shares.shape[0] < links or (row is not None and row.shape[0] < links) or (row is None and rows < links):
+        raise ValueError("fewer shares or rows than links")
+    if scatter is not None and scatter.shape[0] != buyers:
+        raise ValueError("scatter needs one row per buyer")
+    if columns == 0:
+        return
+    sums = <double*> malloc(columns * sizeof(double))
+    if sums == NULL:
+        raise MemoryError()
+    with nogil:
+        for b in range(buyers):
+            for k in range(columns):
+                sums[k] = 0.0
+            for l in range(indptr[b], indptr[b + 1]):
+                r = l if row is None else <Py_ssize_t> row[l]
+                if r < 0 or r >= rows:
+                    with gil:
+                        free(sums)
+                        raise ValueError(f"link {l}: row out of range")
+                if not live[r]:
+                    continue
+                share = shares[l]
+                for k in range(columns):
+                    sums[k] += share * per_row[r, k]
+            o = b if scatter is None else scatter[b]
+            if o < 0 or o >= buyers:
+                with gil:
+                    free(sums)
+                    raise ValueError(f"buyer {b}: scatter row out of range")
             for k in range(columns):
                 out[o, k] = sums[k]
     free(sums)

@@ -20,21 +20,13 @@ from server.core.parallel import both
 SPLIT_ROWS = 4_096
 
 
-def times(matrix: sp.csr_array, block: np.ndarray, *, scatter: np.ndarray | None = None) -> np.ndarray:
-    """matrix @ block, for a block of matrix.shape[1] rows and any number of columns; with `scatter` (a
-    permutation of the rows), row r of the product is row scatter[r] of the result."""
+def times(matrix: sp.csr_array, block: np.ndarray) -> np.ndarray:
+    """matrix @ block, for a block of matrix.shape[1] rows and any number of columns."""
     rows = matrix.shape[0]
-    if scatter is not None and (scatter.shape != (rows,) or (rows and (scatter.min() < 0 or scatter.max() >= rows))):
-        raise ValueError(f"scatter is not {rows} rows of the result")
     out = np.empty((rows, block.shape[1]))
     block = np.ascontiguousarray(block, dtype=np.float64)
     _check(matrix, block)
-    if scatter is None:
-        _split(matrix, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out[start:end], start))
-    else:
-        _split(
-            matrix, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out, start, None, scatter, end - start)
-        )
+    _split(matrix, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out[start:end], start))
     return out
 
 

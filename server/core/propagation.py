@@ -27,7 +27,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
-from server.core._kernels import store
+from server.core._kernels import link_sums, links_times, store
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, entry_rows, row_pointers
 from server.core.products import rows_plus, times
@@ -70,45 +70,48 @@ def propagate(
     carry: np.ndarray,
     *,
     shares: np.ndarray,
-    links: np.ndarray | None = None,
+    signatures: np.ndarray | None = None,
     tiered: int | None = None,
     max_tiers: int = MAX_TIERS,
     check: Check = never_cancelled,
 ) -> Propagation:
-    """Solve E = d + M E for each column of `direct` (links x K, or a vector); `check` runs per tier or sweep.
-    `links`: the links the rows of `direct` are (ascending), when not all of them; the others have no direct term.
+    """Solve E = d + M E for each column of `direct` (rows x K, or a vector); `check` runs per tier or sweep.
+    The rows of `direct` and `carry` are the links, or with `signatures` (each link's row) the shipment
+    signatures: a link's terms are its signature's (thousands of rows instead of millions).
     `tiered`: how many leading columns need their tiers (all by default): each costs a product over every link.
 
     Example: A buys 60 from B and 40 from C; B buys everything from D. With x = 0.5 on D -> B only and carry 0.5:
     E_B = 1.0 x 0.5 = 0.5; E_A = 0.6 x (0 + 0.5 x E_B) = 0.15, all of it from tier 2.
     """
     single = direct.ndim == 1
-    columns = direct.reshape(-1, 1) if single else direct
+    columns = np.ascontiguousarray(direct.reshape(-1, 1) if single else direct, dtype=np.float64)
+    carry = np.ascontiguousarray(carry, dtype=np.float64)
+    if signatures is None and columns.shape[0] != graph.link_count:
+        raise ValueError(f"direct has {columns.shape[0]} rows for {graph.link_count} links")
+    if carry.shape[0] != columns.shape[0] or shares.shape[0] != graph.link_count:
+        raise ValueError(f"carry has {carry.shape[0]} rows for {columns.shape[0]}, shares {shares.shape[0]}")
     tiered = columns.shape[1] if tiered is None else tiered
     count = graph.company_count
-    link_weights = shares * carry
-    # Links are sorted by buyer, so the gathering matrix's row pointers are the graph's inbound ones, or those of
-    # the picked links' buyers.
-    if links is None:
-        gather = sp.csr_array((shares, np.arange(shares.size), graph.inbound_indptr), shape=(count, shares.size))
-    else:
-        pointers = row_pointers(graph.buyer_array[links], count)
-        gather = sp.csr_array((shares[links], np.arange(links.size), pointers), shape=(count, links.size))
+    # Only rows with a direct term are read (7% of the links at 1M companies have a disruption hazard).
+    live = np.any(columns != 0.0, axis=1).view(np.uint8)
+    tier1 = np.empty((count, columns.shape[1]))
     order = supply_order_of(graph) if count > DIRECT_SOLVE_LIMIT else None
     ordered = None
     if order is not None:
-        # M with rows and columns in supply order, built there directly from the links (order.link_entry).
-        weights = np.bincount(order.link_entry, weights=link_weights, minlength=order.indices.size)
+        # M and tier 1 with rows (and M's columns) in supply order, built there directly from the links.
+        weights = np.empty(order.indices.size)
+        link_sums(graph.inbound_indptr, order.link_entry, shares, carry, weights, signatures)
         ordered = order, sp.csr_array((weights, order.indices, order.indptr), shape=(count, count))
-        swept = _swept(*ordered, times(gather, columns, scatter=order.position), tiered=tiered, check=check)
+        links_times(graph.inbound_indptr, shares, columns, live, tier1, signatures, order.position)
+        swept = _swept(*ordered, tier1, tiered=tiered, check=check)
         if swept is not None:
             return _result(*swept, tiers=2, converged=True, single=single)
     indices, indptr, entry = _supplier_pattern(graph)
-    weights = np.bincount(entry, weights=link_weights, minlength=indices.size)
+    weights = np.empty(indices.size)
+    link_sums(graph.inbound_indptr, entry, shares, carry, weights, signatures)
     matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
-    return _series(
-        matrix, times(gather, columns), tiered=tiered, ordered=ordered, max_tiers=max_tiers, check=check, single=single
-    )
+    links_times(graph.inbound_indptr, shares, columns, live, tier1, signatures)
+    return _series(matrix, tier1, tiered=tiered, ordered=ordered, max_tiers=max_tiers, check=check, single=single)
 
 
 _Ordered: TypeAlias = tuple[SupplyOrder, sp.csr_array]  # a supply order, and M in it

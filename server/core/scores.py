@@ -168,8 +168,8 @@ def score_graph(
     def tariff_cost() -> Propagation:
         if base is not None and _same_inputs(base.links, links, columns=("tariff_rate",), parameters=("pass_through",)):
             return _stored(base.companies, "tariff", converged=base.tariff_converged)
-        rate, carry_through = links.values("tariff_rate"), links.values("pass_through")
-        return propagate(graph, rate, carry_through, shares=links.shares, check=check)
+        rate, carry_through = links.by_signature("tariff_rate"), links.by_signature("pass_through")
+        return propagate(graph, rate, carry_through, shares=links.shares, signatures=links.link_signature, check=check)
 
     # Independent systems: solved at once on two cores, each gathering its own per-link inputs.
     (disruption, by_material, by_country), tariff = both(disruption_family, tariff_cost)
@@ -247,7 +247,7 @@ def _disruption_family(graph: Graph, links: LinkInputs, *, check: Check) -> _Dis
     block [h, h restricted to each material, h restricted to each country], which share one matrix.
 
     Every input is a signature's (LinkInputs), so the block and the carry are built per signature (thousands of
-    rows) and gathered to the links once: every signature is some link's, so a material or country is in the
+    rows) and propagate reads them there: every signature is some link's, so a material or country is in the
     block exactly when an exposed link has it."""
     hazard = links.by_signature("hazard")
     hit = hazard > 0
@@ -259,12 +259,10 @@ def _disruption_family(graph: Graph, links: LinkInputs, *, check: Check) -> _Dis
         + [hazard * carries_by_signature(graph, m) for m in materials]
         + [hazard * (country == c).fill_null(False).to_numpy() for c in countries]
     )
-    signature = links.link_signature
-    # Only exposed links have a direct term: the block holds their rows alone (7% of the links at 1M companies).
-    exposed = np.flatnonzero(hit[signature])
-    block = np.take(by_signature, signature[exposed], axis=0)
-    carry = np.take(links.by_signature("damping") * (1.0 - hazard), signature)
-    result = propagate(graph, block, carry, shares=links.shares, links=exposed, tiered=1, check=check)
+    carry = links.by_signature("damping") * (1.0 - hazard)
+    result = propagate(
+        graph, by_signature, carry, shares=links.shares, signatures=links.link_signature, tiered=1, check=check
+    )
     disruption = Propagation(
         result.total[:, 0],
         result.tier1[:, 0],

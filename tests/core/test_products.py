@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from server.core import products
-from server.core._kernels import rows_times, store
+from server.core._kernels import link_sums, links_times, rows_times, store
 
 
 def _random_matrix(rows: int, columns: int, *, index_type: type, seed: int) -> sp.csr_array:
@@ -58,22 +58,72 @@ def test_store_writes_the_rows_and_returns_the_largest_change() -> None:
     assert store(values, solution, 3) == 0.0
 
 
-@pytest.mark.parametrize("split_rows", [1, 10_000])
-@pytest.mark.parametrize("columns", [1, 6])
-def test_a_scattered_product_puts_each_row_where_it_is_sent(
-    monkeypatch: pytest.MonkeyPatch, split_rows: int, columns: int
-) -> None:
-    monkeypatch.setattr(products, "SPLIT_ROWS", split_rows)
-    matrix = _random_matrix(5_000, 3_000, index_type=np.int64, seed=4)
-    block = np.random.default_rng(5).random((3_000, columns))
-    scatter = np.random.default_rng(6).permutation(5_000).astype(np.int32)
-    expected = np.empty((5_000, columns))
-    expected[scatter] = matrix @ block
-    np.testing.assert_allclose(products.times(matrix, block, scatter=scatter), expected, rtol=1e-13)
+def _links(buyers: int, *, seed: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Row pointers of each buyer's links (some buy nothing), their shares, and the link count."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(0, 6, buyers)
+    indptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+    return indptr, rng.random(int(indptr[-1])), int(indptr[-1])
 
 
-@pytest.mark.parametrize("scatter", [np.array([0, 1, 3]), np.array([0, -1, 2]), np.array([0, 1])])
-def test_a_scatter_outside_the_result_is_refused(scatter: np.ndarray) -> None:
-    matrix = _random_matrix(3, 4, index_type=np.int32, seed=0)
-    with pytest.raises(ValueError, match="scatter is not 3 rows"):
-        products.times(matrix, np.zeros((4, 2)), scatter=scatter)
+def _expected_gather(indptr: np.ndarray, shares: np.ndarray, per_link: np.ndarray) -> np.ndarray:
+    buyers = np.repeat(np.arange(indptr.size - 1), np.diff(indptr))
+    gather = sp.csr_array((shares, (buyers, np.arange(shares.size))), shape=(indptr.size - 1, shares.size))
+    expected: np.ndarray = gather @ per_link
+    return expected
+
+
+@pytest.mark.parametrize("row_type", [np.uint32, np.int64])
+@pytest.mark.parametrize("columns", [1, 7])
+def test_links_times_gathers_per_signature_terms_to_the_buyers_where_scattered(row_type: type, columns: int) -> None:
+    indptr, shares, links = _links(2_000, seed=columns)
+    rng = np.random.default_rng(8)
+    per_row = rng.random((300, columns))
+    per_row[::3] = 0.0  # rows without a term are skipped, as `live` says
+    row = rng.integers(0, 300, links).astype(row_type)
+    live = per_row.any(axis=1).view(np.uint8)
+    scatter = rng.permutation(2_000).astype(np.int32)
+    out = np.full((2_000, columns), np.nan)
+    links_times(indptr, shares, per_row, live, out, row, scatter)
+    expected = np.empty((2_000, columns))
+    expected[scatter] = _expected_gather(indptr, shares, per_row[row])
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+    unscattered = np.full((2_000, columns), np.nan)
+    links_times(indptr, shares, per_row, np.ones(300, dtype=np.uint8), unscattered, row)
+    np.testing.assert_allclose(unscattered, expected[scatter], rtol=1e-13)
+
+
+def test_links_times_skips_what_live_says_is_zero() -> None:
+    indptr, shares = np.array([0, 2]), np.array([0.5, 0.5])
+    per_row = np.array([[1.0], [3.0]])
+    out = np.empty((1, 1))
+    links_times(indptr, shares, per_row, np.array([1, 0], dtype=np.uint8), out, np.array([0, 1], dtype=np.int64))
+    assert out[0, 0] == 0.5
+
+
+def test_link_sums_adds_each_links_weighted_term_into_its_entry() -> None:
+    indptr, shares, links = _links(3_000, seed=9)
+    rng = np.random.default_rng(10)
+    entry = rng.integers(0, links // 2, links).astype(np.int32)  # several links share an entry
+    per_row, row = rng.random(50), rng.integers(0, 50, links).astype(np.uint32)
+    out = np.full(links // 2, np.nan)
+    link_sums(indptr, entry, shares, per_row, out, row)
+    expected = np.bincount(entry, weights=shares * per_row[row], minlength=links // 2)
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+    link_sums(indptr, entry, shares, per_row[row], out)  # one row per link
+    np.testing.assert_allclose(out, expected, rtol=1e-13)
+
+
+def test_rows_or_entries_outside_their_arrays_are_refused_naming_the_link() -> None:
+    indptr, shares = np.array([0, 1, 3]), np.ones(3)
+    row = np.array([0, 1, 2], dtype=np.int64)
+    with pytest.raises(ValueError, match="link 2: row out of range"):
+        links_times(indptr, shares, np.ones((2, 1)), np.ones(2, dtype=np.uint8), np.empty((2, 1)), row)
+    with pytest.raises(ValueError, match="link 2: entry or row out of range"):
+        link_sums(indptr, np.array([0, 1, 1], dtype=np.int32), shares, np.ones(2), np.empty(2), row)
+    with pytest.raises(ValueError, match="link 1: entry or row out of range"):
+        link_sums(indptr, np.array([0, 2, 1], dtype=np.int32), shares, np.ones(3), np.empty(2))
+    with pytest.raises(ValueError, match="scatter row out of range"):
+        links_times(
+            indptr, shares, np.ones((3, 1)), np.ones(3, dtype=np.uint8), np.empty((2, 1)), None, np.array([0, 2])
+        )

@@ -95,6 +95,33 @@ def test_sweeps_solve_every_column_of_a_block_alike() -> None:
 
 
 @pytest.mark.parametrize("companies", [DIRECT_SOLVE_LIMIT // 2, COMPANIES])  # the series path, and the sweeps
+def test_terms_given_per_signature_propagate_as_the_same_terms_given_per_link(companies: int) -> None:
+    graph = plain() if companies == COMPANIES else _small()
+    rng = np.random.default_rng(12)
+    signatures = rng.integers(0, 40, graph.link_count).astype(np.uint32)
+    block = np.where(rng.random((40, 3)) < 0.3, rng.random((40, 3)), 0.0)
+    carry = rng.uniform(0.3, 0.9, 40)
+    shares = input_shares(graph)
+    by_signature = propagate(graph, block, carry, shares=shares, signatures=signatures)
+    by_link = propagate(graph, block[signatures], carry[signatures], shares=shares)
+    assert by_signature.tiers_used == by_link.tiers_used
+    for part in ("total", "tier1", "tier2", "tier3_plus"):
+        np.testing.assert_allclose(getattr(by_signature, part), getattr(by_link, part), rtol=1e-12, atol=1e-15)
+    assert by_signature.total.min() >= 0.0 < by_signature.total.max()
+
+
+def test_terms_of_the_wrong_length_are_refused() -> None:
+    graph = _small()
+    shares = input_shares(graph)
+    with pytest.raises(ValueError, match=f"direct has 3 rows for {graph.link_count} links"):
+        propagate(graph, np.zeros(3), np.zeros(3), shares=shares)
+    with pytest.raises(ValueError, match="carry has 2 rows for 3"):
+        propagate(graph, np.zeros(3), np.zeros(2), shares=shares, signatures=np.zeros(graph.link_count, np.uint32))
+    with pytest.raises(ValueError, match="row out of range"):
+        propagate(graph, np.zeros(3), np.zeros(3), shares=shares, signatures=np.full(graph.link_count, 3, np.uint32))
+
+
+@pytest.mark.parametrize("companies", [DIRECT_SOLVE_LIMIT // 2, COMPANIES])  # the series path, and the sweeps
 def test_untiered_columns_have_the_same_totals_and_the_tiered_ones_the_same_tiers(companies: int) -> None:
     graph = plain() if companies == COMPANIES else _small()
     rng = np.random.default_rng(8)
