@@ -27,6 +27,17 @@ def links_times(
     scatter: np.ndarray | None = None,
 ) -> None: ...
 def store(values: np.ndarray, solution: np.ndarray, first: int) -> float: ...
+def solve_clusters(
+    updated: np.ndarray,
+    solution: np.ndarray,
+    first: int,
+    positions: np.ndarray,
+    starts: np.ndarray,
+    blocks: np.ndarray,
+    inverse: np.ndarray,
+    inside: np.ndarray,
+    closed: np.ndarray,
+) -> bool: ...
 def count_nonzero_rows(values: np.ndarray, pointers: np.ndarray) -> int: ...
 def nonzero_rows(values: np.ndarray, codes: np.ndarray, kept: np.ndarray) -> None: ...
 def component_levels(

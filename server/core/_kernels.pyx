@@ -197,6 +197,72 @@ def store(const double[:, ::1] values, double[:, ::1] solution, Py_ssize_t first
     return largest
 
 
+def solve_clusters(
+    double[:, ::1] updated,
+    const double[:, ::1] solution,
+    Py_ssize_t first,
+    const long long[::1] positions,
+    const long long[::1] starts,
+    const long long[::1] blocks,
+    const double[::1] inverse,
+    const double[::1] inside,
+    const unsigned char[::1] closed,
+) -> bool:
+    """Solve a level part's clusters in `updated` (the part's rows, from position `first`), in place: cluster c
+    has the members positions[starts[c]:starts[c + 1]] (s of them) and the s x s blocks at blocks[c] of `inside`
+    (its matrix entries C) and `inverse` ((I - C)^-1). The sweep's product counted C at the last sweep's values,
+    still in `solution`: x = inverse (updated - C last). A `closed` cluster must receive nothing (then it holds 0):
+    False as soon as one does, True when all are solved. Without the GIL."""
+    cdef Py_ssize_t clusters = starts.shape[0] - 1, columns = updated.shape[1], c, i, j, k, size, widest = 0
+    cdef long long at, block, row
+    cdef double* given
+    cdef double* solved
+    cdef double total
+    cdef bint received = False
+    if solution.shape[1] != columns or closed.shape[0] != clusters or blocks.shape[0] != clusters:
+        raise ValueError("clusters, blocks and columns do not match")
+    for c in range(clusters):
+        size = starts[c + 1] - starts[c]
+        widest = max(widest, size)
+        if blocks[c] < 0 or blocks[c] + size * size > inverse.shape[0] or inverse.shape[0] != inside.shape[0]:
+            raise ValueError(f"cluster {c}: its blocks are outside the arrays")
+        for i in range(starts[c], starts[c + 1]):
+            if positions[i] < first or positions[i] >= first + updated.shape[0]:
+                raise ValueError(f"cluster {c}: a member outside the part")
+    if widest == 0 or columns == 0:
+        return True
+    given = <double*> malloc(2 * widest * columns * sizeof(double))
+    if given == NULL:
+        raise MemoryError()
+    solved = given + widest * columns
+    with nogil:
+        for c in range(clusters):
+            at, size, block = starts[c], starts[c + 1] - starts[c], blocks[c]
+            for i in range(size):
+                row = positions[at + i]
+                for k in range(columns):
+                    total = updated[row - first, k]
+                    for j in range(size):
+                        total = total - inside[block + i * size + j] * solution[positions[at + j], k]
+                    given[i * columns + k] = total
+                    if closed[c] and total != 0.0:
+                        received = True
+            if received:
+                break
+            for i in range(size):
+                for k in range(columns):
+                    total = 0.0
+                    for j in range(size):
+                        total = total + inverse[block + i * size + j] * given[j * columns + k]
+                    solved[i * columns + k] = total
+            for i in range(size):
+                row = positions[at + i]
+                for k in range(columns):
+                    updated[row - first, k] = solved[i * columns + k]
+    free(given)
+    return not received
+
+
 def count_nonzero_rows(const double[:, :] values, long long[::1] pointers) -> int:
     """pointers[i + 1] = how many of values' rows 0..i are positive, pointers[0] = 0; the count of all. Without
     the GIL."""

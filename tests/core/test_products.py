@@ -7,7 +7,7 @@ import pytest
 import scipy.sparse as sp
 
 from server.core import products
-from server.core._kernels import link_sums, links_times, rows_times, store
+from server.core._kernels import link_sums, links_times, rows_times, solve_clusters, store
 
 
 def _random_matrix(rows: int, columns: int, *, index_type: type, seed: int) -> sp.csr_array:
@@ -127,3 +127,45 @@ def test_rows_or_entries_outside_their_arrays_are_refused_naming_the_link() -> N
         links_times(
             indptr, shares, np.ones((3, 1)), np.ones(3, dtype=np.uint8), np.empty((2, 1)), None, np.array([0, 2])
         )
+
+
+def _cluster_blocks(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Flat inside and inverse blocks, their offsets and the member pointers of clusters with matrices `blocks`."""
+    sizes = np.array([block.shape[0] for block in blocks])
+    inside = np.concatenate([block.ravel() for block in blocks])
+    inverse = np.concatenate([np.linalg.inv(np.eye(block.shape[0]) - block).ravel() for block in blocks])
+    offsets = np.concatenate(([0], np.cumsum(sizes**2)))[:-1].astype(np.int64)
+    return inside, inverse, offsets, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+
+
+def test_solve_clusters_takes_out_the_last_sweeps_count_and_solves_each_cluster() -> None:
+    rng = np.random.default_rng(11)
+    blocks = [rng.random((2, 2)) * 0.4, rng.random((3, 3)) * 0.3]
+    inside, inverse, offsets, starts = _cluster_blocks(blocks)
+    positions = np.array([12, 10, 11, 15, 13], dtype=np.int64)  # any rows of the part from 10, by cluster
+    solution, outside = rng.random((20, 4)), rng.random((20, 4))
+    updated = outside[10:16].copy()
+    for c, block in enumerate(blocks):  # the sweep's product: outside input plus C at the last values
+        members = positions[starts[c] : starts[c + 1]]
+        updated[members - 10] += block @ solution[members]
+    assert solve_clusters(updated, solution, 10, positions, starts, offsets, inverse, inside, np.zeros(2, np.uint8))
+    for c, block in enumerate(blocks):
+        members = positions[starts[c] : starts[c + 1]]
+        np.testing.assert_allclose(
+            updated[members - 10], np.linalg.solve(np.eye(len(members)) - block, outside[members])
+        )
+    np.testing.assert_array_equal(updated[4], outside[14])  # not a member: left as it was
+
+
+def test_solve_clusters_reports_a_closed_loop_that_receives_and_refuses_members_outside_the_part() -> None:
+    inside = np.array([0.0, 1.0, 1.0, 0.0])  # two companies passing everything to each other
+    inverse = np.eye(2).ravel()  # a closed loop keeps its 1 on the diagonal only
+    offsets, starts = np.zeros(1, np.int64), np.array([0, 2], np.int64)
+    positions = np.array([0, 1], dtype=np.int64)
+    closed = np.ones(1, np.uint8)
+    assert solve_clusters(np.zeros((2, 1)), np.zeros((2, 1)), 0, positions, starts, offsets, inverse, inside, closed)
+    assert not solve_clusters(
+        np.array([[0.0], [1e-300]]), np.zeros((2, 1)), 0, positions, starts, offsets, inverse, inside, closed
+    )
+    with pytest.raises(ValueError, match="cluster 0: a member outside the part"):
+        solve_clusters(np.zeros((2, 1)), np.zeros((3, 1)), 1, positions, starts, offsets, inverse, inside, closed)

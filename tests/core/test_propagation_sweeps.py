@@ -64,7 +64,7 @@ def exact(graph: Graph, direct: np.ndarray, carry: np.ndarray) -> np.ndarray:
 def cluster_solvers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """Both ways a level's clusters are solved: a dense inverse (every part, at this size) or a sparse LU."""
     if request.param == "sparse":
-        monkeypatch.setattr(propagation, "DENSE_CLUSTER_ROWS", 0)
+        monkeypatch.setattr(propagation, "DENSE_CLUSTER_SIZE", 0)
 
 
 @pytest.mark.usefixtures("cluster_solvers")
