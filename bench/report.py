@@ -41,9 +41,9 @@ def _engine(rows: list[EngineFigures]) -> list[str]:
         "## Whole-graph scoring in-process (all components: disruption and tariff with tier, material and country "
         "breakdowns)\n",
         f"Medians of {RUNS} runs; the whole-graph score also gives its fastest and slowest run. A what-if "
-        "re-scores one changed measure, once from scratch and once reusing the "
+        "re-scores one changed measure, from scratch and reusing the "
         "`current` scores for every component whose per-link inputs did not change (both give the same numbers; "
-        "the bench checks).\n",
+        "the bench checks), one run of each in turn.\n",
         "| companies | links | build compute form s | first score s | score s (median) | "
         + " | ".join(f"what-if `{n}` full s | reusing s | ratio" for n in names)
         + " |",
