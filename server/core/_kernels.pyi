@@ -16,6 +16,8 @@ def link_sums(
     per_row: np.ndarray,
     out: np.ndarray,
     row: np.ndarray | None = None,
+    first: int = 0,
+    end: int = -1,
 ) -> None: ...
 def links_times(
     indptr: np.ndarray,
@@ -25,6 +27,8 @@ def links_times(
     out: np.ndarray,
     row: np.ndarray | None = None,
     scatter: np.ndarray | None = None,
+    first: int = 0,
+    end: int = -1,
 ) -> None: ...
 def store(values: np.ndarray, solution: np.ndarray, first: int) -> float: ...
 def solve_clusters(

@@ -104,19 +104,24 @@ def link_sums(
     const double[::1] per_row,
     double[::1] out,
     const row_t[::1] row=None,
+    Py_ssize_t first=0,
+    Py_ssize_t end=-1,
 ) -> None:
-    """out[i] = sum over links l with entry[l] = i of shares[l] * per_row[row[l]] (`row` None: l), for the links
-    of `indptr` (each buyer's): a matrix's values from terms given per shipment signature, without a per-link
-    array (36 ms at 5M links, where a per-link carry, its product with the shares and a weighted bincount took
-    about 55). Without the GIL."""
-    cdef Py_ssize_t size = out.shape[0], rows = per_row.shape[0], l, i, r
-    cdef Py_ssize_t links = <Py_ssize_t> indptr[indptr.shape[0] - 1] if indptr.shape[0] else 0
-    if shares.shape[0] < links or entry.shape[0] < links or (row is not None and row.shape[0] < links):
+    """out[i] += shares[l] * per_row[row[l]] (`row` None: l) for each link l of the buyers first..end (all by
+    default; `indptr`: each buyer's links) with entry[l] = i: a matrix's values from terms given per shipment
+    signature, without a per-link array (36 ms at 5M links, where a per-link carry, its product with the shares
+    and a weighted bincount took about 55). `out` starts at 0; two calls on disjoint buyers write disjoint
+    entries when each entry is one buyer's. Without the GIL."""
+    cdef Py_ssize_t size = out.shape[0], rows = per_row.shape[0], l, i, r, start, stop
+    cdef Py_ssize_t buyers = indptr.shape[0] - 1
+    end = buyers if end < 0 else end
+    if first < 0 or first > end or end > buyers:
+        raise ValueError(f"buyers {first}..{end} outside the {buyers}")
+    start, stop = <Py_ssize_t> indptr[first], <Py_ssize_t> indptr[end]
+    if shares.shape[0] < stop or entry.shape[0] < stop or (row is not None and row.shape[0] < stop):
         raise ValueError("fewer entries, shares or rows than links")
     with nogil:
-        for i in range(size):
-            out[i] = 0.0
-        for l in range(links):
+        for l in range(start, stop):
             i = entry[l]
             r = l if row is None else <Py_ssize_t> row[l]
             if i < 0 or i >= size or r < 0 or r >= rows:
@@ -133,8 +138,10 @@ def links_times(
     double[:, ::1] out,
     const row_t[::1] row=None,
     const scatter_t[::1] scatter=None,
+    Py_ssize_t first=0,
+    Py_ssize_t end=-1,
 ) -> None:
-    """out[b] = sum over buyer b's links l (indptr[b]:indptr[b + 1]) of shares[l] * per_row[row[l]] (`row` None:
+    """For the buyers b of first..end (all by default), out[b] = sum over b's links l (indptr[b]:indptr[b + 1]) of shares[l] * per_row[row[l]] (`row` None:
     l), skipping the rows whose `live` is 0; with `scatter` (a permutation), into out[scatter[b]].
     Per-link terms given per shipment signature, gathered to the buyers without a per-link block. Without the
     GIL."""
@@ -142,7 +149,11 @@ def links_times(
     cdef Py_ssize_t o
     cdef double share
     cdef double* sums
-    cdef Py_ssize_t links = <Py_ssize_t> indptr[buyers] if buyers >= 0 else 0
+    cdef Py_ssize_t links
+    end = buyers if end < 0 else end
+    if first < 0 or first > end or end > buyers:
+        raise ValueError(f"buyers {first}..{end} outside the {buyers}")
+    links = <Py_ssize_t> indptr[end]
     if out.shape[1] != columns or live.shape[0] != rows or out.shape[0] != buyers:
         raise ValueError("out, per_row and live do not match")
     if shares.shape[0] < links or (row is not None and row.shape[0] < links) or (row is None and rows < links):
@@ -155,7 +166,7 @@ def links_times(
     if sums == NULL:
         raise MemoryError()
     with nogil:
-        for b in range(buyers):
+        for b in range(first, end):
             for k in range(columns):
                 sums[k] = 0.0
             for l in range(indptr[b], indptr[b + 1]):

@@ -26,7 +26,7 @@ def times(matrix: sp.csr_array, block: np.ndarray) -> np.ndarray:
     out = np.empty((rows, block.shape[1]))
     block = np.ascontiguousarray(block, dtype=np.float64)
     _check(matrix, block)
-    _split(matrix, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out[start:end], start))
+    halves(matrix.indptr, 0, rows, lambda start, end: rows_times(*_csr(matrix), block, out[start:end], start))
     return out
 
 
@@ -36,8 +36,8 @@ def rows_plus(
     """out = given[first:first + len(out)] + (matrix @ block)[first:first + len(out)], without the rows outside
     (`given` None: 0). `block`, `out` and `given`: C-ordered float64; `block` has matrix.shape[1] rows."""
     _check(matrix, block)
-    _split(
-        matrix,
+    halves(
+        matrix.indptr,
         first,
         out.shape[0],
         lambda start, end: rows_times(*_csr(matrix), block, out[start - first : end - first], start, given),
@@ -54,14 +54,14 @@ def _csr(matrix: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return matrix.indptr, matrix.indices, matrix.data
 
 
-def _split(matrix: sp.csr_array, first: int, rows: int, product: Callable[[int, int], None]) -> None:
-    """product(start, end) over the matrix rows first..first + rows, in two halves on two cores when long."""
+def halves(pointers: np.ndarray, first: int, rows: int, work: Callable[[int, int], None]) -> None:
+    """work(start, end) over the rows first..first + rows of a CSR structure (row `pointers`), in two halves of
+    equal entries on two cores when long."""
     if rows < SPLIT_ROWS:
-        product(first, first + rows)
+        work(first, first + rows)
         return
     # Halves of equal work, not of equal rows: in supply order a level's first rows buy more (1.3x the links of
     # its second half at 1M companies), and the core with the lighter half would wait for the other.
-    pointers = matrix.indptr
     halfway = (int(pointers[first]) + int(pointers[first + rows])) // 2
     middle = first + min(max(int(np.searchsorted(pointers[first : first + rows + 1], halfway)), 1), rows - 1)
-    both(lambda: product(first, middle), lambda: product(middle, first + rows))
+    both(lambda: work(first, middle), lambda: work(middle, first + rows))

@@ -30,7 +30,7 @@ from scipy.sparse import csgraph
 from server.core._kernels import link_sums, links_times, solve_clusters, store
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, entry_rows, row_pointers
-from server.core.products import rows_plus, times
+from server.core.products import halves, rows_plus, times
 from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
@@ -99,15 +99,26 @@ def propagate(
     ordered = None
     if order is not None:
         # M and tier 1 with rows (and M's columns) in supply order, built there directly from the links.
-        weights = np.empty(order.indices.size)
-        link_sums(graph.inbound_indptr, order.link_entry, shares, carry, weights, signatures)
+        # Each half of the buyers fills its own rows and entries (on two cores while one is free).
+        weights, inbound = np.zeros(order.indices.size), graph.inbound_indptr
+        halves(
+            inbound,
+            0,
+            count,
+            lambda a, b: link_sums(inbound, order.link_entry, shares, carry, weights, signatures, a, b),
+        )
         ordered = order, sp.csr_array((weights, order.indices, order.indptr), shape=(count, count))
-        links_times(graph.inbound_indptr, shares, columns, live, tier1, signatures, order.position)
+        halves(
+            inbound,
+            0,
+            count,
+            lambda a, b: links_times(inbound, shares, columns, live, tier1, signatures, order.position, a, b),
+        )
         swept = _swept(*ordered, tier1, tiered=tiered, check=check)
         if swept is not None:
             return _result(*swept, tiers=2, converged=True, single=single)
     indices, indptr, entry = _supplier_pattern(graph)
-    weights = np.empty(indices.size)
+    weights = np.zeros(indices.size)
     link_sums(graph.inbound_indptr, entry, shares, carry, weights, signatures)
     matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
     links_times(graph.inbound_indptr, shares, columns, live, tier1, signatures)

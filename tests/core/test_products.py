@@ -89,8 +89,9 @@ def test_links_times_gathers_per_signature_terms_to_the_buyers_where_scattered(r
     expected[scatter] = _expected_gather(indptr, shares, per_row[row])
     np.testing.assert_allclose(out, expected, rtol=1e-13)
     unscattered = np.full((2_000, columns), np.nan)
-    links_times(indptr, shares, per_row, np.ones(300, dtype=np.uint8), unscattered, row)
-    np.testing.assert_allclose(unscattered, expected[scatter], rtol=1e-13)
+    links_times(indptr, shares, per_row, np.ones(300, dtype=np.uint8), unscattered, row, None, 0, 777)
+    np.testing.assert_allclose(unscattered[:777], expected[scatter][:777], rtol=1e-13)
+    assert np.isnan(unscattered[777:]).all()  # only the buyers asked for
 
 
 def test_links_times_skips_what_live_says_is_zero() -> None:
@@ -106,12 +107,17 @@ def test_link_sums_adds_each_links_weighted_term_into_its_entry() -> None:
     rng = np.random.default_rng(10)
     entry = rng.integers(0, links // 2, links).astype(np.int32)  # several links share an entry
     per_row, row = rng.random(50), rng.integers(0, 50, links).astype(np.uint32)
-    out = np.full(links // 2, np.nan)
+    out = np.zeros(links // 2)
     link_sums(indptr, entry, shares, per_row, out, row)
     expected = np.bincount(entry, weights=shares * per_row[row], minlength=links // 2)
     np.testing.assert_allclose(out, expected, rtol=1e-13)
-    link_sums(indptr, entry, shares, per_row[row], out)  # one row per link
-    np.testing.assert_allclose(out, expected, rtol=1e-13)
+    by_link = np.zeros(links // 2)
+    link_sums(indptr, entry, shares, per_row[row], by_link)  # one row per link
+    np.testing.assert_allclose(by_link, expected, rtol=1e-13)
+    halves = np.zeros(links // 2)
+    link_sums(indptr, entry, shares, per_row, halves, row, 0, 1_234)
+    link_sums(indptr, entry, shares, per_row, halves, row, 1_234, 3_000)
+    np.testing.assert_allclose(halves, expected, rtol=1e-13)
 
 
 def test_rows_or_entries_outside_their_arrays_are_refused_naming_the_link() -> None:
@@ -123,6 +129,8 @@ def test_rows_or_entries_outside_their_arrays_are_refused_naming_the_link() -> N
         link_sums(indptr, np.array([0, 1, 1], dtype=np.int32), shares, np.ones(2), np.empty(2), row)
     with pytest.raises(ValueError, match="link 1: entry or row out of range"):
         link_sums(indptr, np.array([0, 2, 1], dtype=np.int32), shares, np.ones(3), np.empty(2))
+    with pytest.raises(ValueError, match=r"buyers 1\.\.3 outside the 2"):
+        link_sums(indptr, np.zeros(3, np.int32), shares, np.ones(3), np.empty(1), None, 1, 3)
     with pytest.raises(ValueError, match="scatter row out of range"):
         links_times(
             indptr, shares, np.ones((3, 1)), np.ones(3, dtype=np.uint8), np.empty((2, 1)), None, np.array([0, 2])
