@@ -18,8 +18,10 @@ from server.config import Config
 from server.core.seeding import open_policy_store, open_store
 from tests.conftest import ServeFactory
 
-BIG_COMPANIES = 200_000  # about a million links: a whole-graph scoring takes seconds, far over a 0.2 s deadline
-SHORT_DEADLINE = 0.2
+# About a million links: a whole-graph scoring takes 0.6 s the first time (with its supply order) and 0.19-0.26 s
+# after, on this 2-core machine; the deadline must fall well inside the computation, not at its end.
+BIG_COMPANIES = 200_000
+SHORT_DEADLINE = 0.05
 
 
 @pytest.fixture(scope="module")
