@@ -91,38 +91,47 @@ def propagate(
     if carry.shape[0] != columns.shape[0] or shares.shape[0] != graph.link_count:
         raise ValueError(f"carry has {carry.shape[0]} rows for {columns.shape[0]}, shares {shares.shape[0]}")
     tiered = columns.shape[1] if tiered is None else tiered
-    count = graph.company_count
-    # Only rows with a direct term are read (7% of the links at 1M companies have a disruption hazard).
-    live = np.any(columns != 0.0, axis=1).view(np.uint8)
-    tier1 = np.empty((count, columns.shape[1]))
-    order = supply_order_of(graph) if count > DIRECT_SOLVE_LIMIT else None
+    terms = _Terms(graph, shares, columns, carry, signatures)
+    order = supply_order_of(graph) if graph.company_count > DIRECT_SOLVE_LIMIT else None
     ordered = None
     if order is not None:
         # M and tier 1 with rows (and M's columns) in supply order, built there directly from the links.
-        # Each half of the buyers fills its own rows and entries (on two cores while one is free).
-        weights, inbound = np.zeros(order.indices.size), graph.inbound_indptr
-        halves(
-            inbound,
-            0,
-            count,
-            lambda a, b: link_sums(inbound, order.link_entry, shares, carry, weights, signatures, a, b),
-        )
-        ordered = order, sp.csr_array((weights, order.indices, order.indptr), shape=(count, count))
-        halves(
-            inbound,
-            0,
-            count,
-            lambda a, b: links_times(inbound, shares, columns, live, tier1, signatures, order.position, a, b),
-        )
-        swept = _swept(*ordered, tier1, tiered=tiered, check=check)
+        matrix, tier1 = terms.system(order.indices, order.indptr, order.link_entry, scatter=order.position)
+        ordered = order, matrix
+        swept = _swept(order, matrix, tier1, tiered=tiered, check=check)
         if swept is not None:
             return _result(*swept, tiers=2, converged=True, single=single)
-    indices, indptr, entry = _supplier_pattern(graph)
-    weights = np.zeros(indices.size)
-    link_sums(graph.inbound_indptr, entry, shares, carry, weights, signatures)
-    matrix = sp.csr_array((weights, indices, indptr), shape=(count, count))
-    links_times(graph.inbound_indptr, shares, columns, live, tier1, signatures)
+    matrix, tier1 = terms.system(*_supplier_pattern(graph))
     return _series(matrix, tier1, tiered=tiered, ordered=ordered, max_tiers=max_tiers, check=check, single=single)
+
+
+@dataclass(frozen=True)
+class _Terms:
+    """A system's per-link terms (`propagate`): rows of `columns` and `carry` per link, or per shipment signature
+    with `signatures` (each link's row)."""
+
+    graph: Graph
+    shares: np.ndarray
+    columns: np.ndarray
+    carry: np.ndarray
+    signatures: np.ndarray | None
+
+    def system(
+        self, indices: np.ndarray, indptr: np.ndarray, entry: np.ndarray, *, scatter: np.ndarray | None = None
+    ) -> tuple[sp.csr_array, np.ndarray]:
+        """M (CSR structure `indices`, `indptr`; link l adds to entry[l]) and tier 1 (buyer b's row at scatter[b],
+        or b). Each half of the buyers fills its own entries and rows, on two cores while one is free."""
+        inbound, count = self.graph.inbound_indptr, self.graph.company_count
+        # Only rows with a direct term are read (7% of the links at 1M companies have a disruption hazard).
+        live = np.any(self.columns != 0.0, axis=1).view(np.uint8)
+        weights, tier1 = np.zeros(indices.size), np.empty((count, self.columns.shape[1]))
+
+        def fill(first: int, end: int) -> None:
+            link_sums(inbound, entry, self.shares, self.carry, weights, self.signatures, first, end)
+            links_times(inbound, self.shares, self.columns, live, tier1, self.signatures, scatter, first, end)
+
+        halves(inbound, 0, count, fill)
+        return sp.csr_array((weights, indices, indptr), shape=(count, count)), tier1
 
 
 _Ordered: TypeAlias = tuple[SupplyOrder, sp.csr_array]  # a supply order, and M in it
