@@ -31,7 +31,7 @@ from server.core._kernels import link_sums, links_times, solve_clusters, store
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, entry_rows, row_pointers
 from server.core.products import halves, rows_plus, times
-from server.core.supply_order import ClusterLevel, SupplyOrder, supply_order
+from server.core.supply_order import ClusterBlocks, ClusterLevel, SupplyOrder, supply_order
 
 TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
 MAX_TIERS = 64
@@ -311,9 +311,8 @@ def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> _ClusterSolve
     closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
     closed = closed_cluster[clusters.cluster_of_row]
     kept = np.where(closed[rows], 0.0, inner)  # a closed loop's rows keep only their 1 on the diagonal
-    members = np.bincount(clusters.cluster_of_row)
-    if members.max(initial=0) <= DENSE_CLUSTER_SIZE:
-        return _dense_clusters(clusters, members, inner, kept, closed_cluster)
+    if clusters.blocks.members.max(initial=0) <= DENSE_CLUSTER_SIZE:
+        return _dense_clusters(clusters.blocks, inner, kept, closed_cluster)
     inside = sp.csc_array((inner, (rows, columns)), shape=(size, size))
     operator = sp.identity(size, format="csc") - sp.csc_array((kept, (rows, columns)), shape=(size, size))
     apply = spla.splu(operator).solve
@@ -330,33 +329,21 @@ def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> _ClusterSolve
     return solve
 
 
-def _dense_clusters(
-    clusters: ClusterLevel, members: np.ndarray, inner: np.ndarray, kept: np.ndarray, closed: np.ndarray
-) -> _ClusterSolver:
-    """The compiled cluster solve of `_cluster_solver`: each cluster's members together, and its C and (I - C)^-1
-    as s x s blocks, inverted in one call per cluster size."""
-    cluster = clusters.cluster_of_row
-    by_cluster = np.argsort(cluster, kind="stable")
-    starts = np.concatenate(([0], np.cumsum(members))).astype(np.int64)
-    rank = np.empty(cluster.size, dtype=np.int64)  # a member's place in its cluster
-    rank[by_cluster] = np.arange(cluster.size) - starts[cluster[by_cluster]]
-    blocks = np.concatenate(([0], np.cumsum(members**2))).astype(np.int64)
-    rows, columns = clusters.local_rows, clusters.local_columns
-    width = members[cluster[rows]]
-    at = blocks[cluster[rows]] + rank[rows] * width + rank[columns]
-    inside, operator = np.zeros(blocks[-1]), np.zeros(blocks[-1])
-    inside[at] = inner  # one entry per (row, column): the pattern merges a pair's links
-    operator[blocks[cluster] + rank * members[cluster] + rank] = 1.0
-    operator[at] -= kept
+def _dense_clusters(layout: ClusterBlocks, inner: np.ndarray, kept: np.ndarray, closed: np.ndarray) -> _ClusterSolver:
+    """The compiled cluster solve of `_cluster_solver`: each cluster's C and (I - C)^-1 as s x s blocks (`layout`,
+    kept with the order), inverted in one call per cluster size."""
+    inside, operator = np.zeros(layout.offsets[-1]), np.zeros(layout.offsets[-1])
+    inside[layout.at] = inner  # one entry per (row, column): the pattern merges a pair's links
+    operator[layout.diagonal] = 1.0
+    operator[layout.at] -= kept
     inverse = np.empty_like(operator)
-    for size in np.unique(members):
-        flat = blocks[:-1][members == size, None] + np.arange(size * size)
+    for size in np.unique(layout.members):
+        flat = layout.offsets[:-1][layout.members == size, None] + np.arange(size * size)
         inverse[flat] = np.linalg.inv(operator[flat].reshape(-1, size, size)).reshape(-1, size * size)
-    positions = clusters.rows[by_cluster].astype(np.int64)
-    shut = closed.astype(np.uint8)
+    offsets, shut = layout.offsets[:-1], closed.astype(np.uint8)
 
     def solve(updated: np.ndarray, solution: np.ndarray, first: int) -> bool:
-        return solve_clusters(updated, solution, first, positions, starts, blocks[:-1], inverse, inside, shut)
+        return solve_clusters(updated, solution, first, layout.positions, layout.starts, offsets, inverse, inside, shut)
 
     return solve
 

@@ -21,6 +21,7 @@ with none, the graph has no such order (`None`) and the propagation sums its ser
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,6 +44,40 @@ class ClusterLevel:
     local_rows: np.ndarray  # their row and column as indices into `rows`
     local_columns: np.ndarray
     cluster_of_row: np.ndarray  # per row of `rows`: its cluster, numbered from 0 within the part
+
+    @cached_property
+    def blocks(self) -> ClusterBlocks:
+        """The clusters laid out as dense per-cluster blocks; worked out once per order, not per score."""
+        cluster = self.cluster_of_row
+        members = np.bincount(cluster)
+        by_cluster = np.argsort(cluster, kind="stable")
+        starts = np.concatenate(([0], np.cumsum(members))).astype(np.int64)
+        rank = np.empty(cluster.size, dtype=np.int64)  # a member's place in its cluster
+        rank[by_cluster] = np.arange(cluster.size) - starts[cluster[by_cluster]]
+        offsets = np.concatenate(([0], np.cumsum(members**2))).astype(np.int64)
+        rows, columns = self.local_rows, self.local_columns
+        return ClusterBlocks(
+            members=members,
+            positions=self.rows[by_cluster].astype(np.int64),
+            starts=starts,
+            offsets=offsets,
+            at=offsets[cluster[rows]] + rank[rows] * members[cluster[rows]] + rank[columns],
+            diagonal=offsets[cluster] + rank * members[cluster] + rank,
+        )
+
+
+@dataclass(frozen=True)
+class ClusterBlocks:
+    """Cluster c of a ClusterLevel has members[c] members, at positions[starts[c]:starts[c + 1]], and its s x s
+    block (row-major, s = members[c]) at offsets[c] of a flat array (offsets[-1] long). Entry e of the level's
+    `entries` sits at at[e] of its cluster's block; row i of `rows` has its diagonal at diagonal[i]."""
+
+    members: np.ndarray
+    positions: np.ndarray
+    starts: np.ndarray
+    offsets: np.ndarray
+    at: np.ndarray
+    diagonal: np.ndarray
 
 
 @dataclass(frozen=True)
