@@ -1,7 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The scoring engine's compiled loops: sparse rows times a dense block of K columns (`rows_times`, the inner loop
-of every propagation: propagation.py), the sweeps' `store`, the links' terms read per shipment signature
-(`link_sums` for M's values, `links_times` for tier 1), and the breakdowns' `nonzero_rows` (breakdowns.py).
+of every propagation: propagation.py), the sweeps' `store` and `solve_clusters`, the links' terms read per
+shipment signature (`link_sums` for M's values, `links_times` for tier 1), the breakdowns' `count_nonzero_rows`
+and `nonzero_rows` (breakdowns.py), and the supply order's `component_levels` (supply_order.py).
 
 Why a loop of our own: the block's rows are read at random (each link reads its supplier's row), so the time goes
 in memory latency, and SciPy's `csr_matvecs` adds to it by updating each output value in memory once per link.
@@ -141,10 +142,10 @@ def links_times(
     Py_ssize_t first=0,
     Py_ssize_t end=-1,
 ) -> None:
-    """For the buyers b of first..end (all by default), out[b] = sum over b's links l (indptr[b]:indptr[b + 1]) of shares[l] * per_row[row[l]] (`row` None:
-    l), skipping the rows whose `live` is 0; with `scatter` (a permutation), into out[scatter[b]].
-    Per-link terms given per shipment signature, gathered to the buyers without a per-link block. Without the
-    GIL."""
+    """For the buyers b of first..end (all by default), out[b] = sum over b's links l (indptr[b]:indptr[b + 1]) of
+    shares[l] * per_row[row[l]] (`row` None: l), skipping the rows whose `live` is 0; with `scatter` (a
+    permutation), into out[scatter[b]]. Per-link terms given per shipment signature, gathered to the buyers
+    without a per-link block. Without the GIL."""
     cdef Py_ssize_t buyers = indptr.shape[0] - 1, columns = per_row.shape[1], rows = per_row.shape[0], b, l, k, r
     cdef Py_ssize_t o
     cdef double share

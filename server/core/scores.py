@@ -171,7 +171,7 @@ def score_graph(
         rate, carry_through = links.by_signature("tariff_rate"), links.by_signature("pass_through")
         return propagate(graph, rate, carry_through, shares=links.shares, signatures=links.link_signature, check=check)
 
-    # Independent systems: solved at once on two cores, each gathering its own per-link inputs.
+    # Independent systems: solved at once on two cores while one is free (parallel.both).
     (disruption, by_material, by_country), tariff = both(disruption_family, tariff_cost)
     check()
     spend = graph.derived("input_spend", _input_spend)
@@ -251,12 +251,13 @@ def _disruption_family(graph: Graph, links: LinkInputs, *, check: Check) -> _Dis
     block exactly when an exposed link has it."""
     hazard = links.by_signature("hazard")
     hit = hazard > 0
-    materials = [m for m in sorted(graph.material_tags) if (carries_by_signature(graph, m) & hit).any()]
+    carried = {m: carries_by_signature(graph, m) for m in sorted(graph.material_tags)}
+    materials = [m for m, mask in carried.items() if (mask & hit).any()]
     country = links.signatures["control_country"]
     countries = sorted(c for c in country.filter(hit).unique().to_list() if c)
     by_signature = np.column_stack(
         [hazard]
-        + [hazard * carries_by_signature(graph, m) for m in materials]
+        + [hazard * carried[m] for m in materials]
         + [hazard * (country == c).fill_null(False).to_numpy() for c in countries]
     )
     carry = links.by_signature("damping") * (1.0 - hazard)
