@@ -31,17 +31,25 @@ def links_times(
     end: int = -1,
 ) -> None: ...
 def store(values: np.ndarray, solution: np.ndarray, first: int) -> float: ...
-def solve_clusters(
-    updated: np.ndarray,
+def sweep(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    data: np.ndarray,
     solution: np.ndarray,
-    first: int,
+    given: np.ndarray,
+    values: np.ndarray,
+    parts: np.ndarray,
     positions: np.ndarray,
     starts: np.ndarray,
     blocks: np.ndarray,
     inverse: np.ndarray,
     inside: np.ndarray,
     closed: np.ndarray,
-) -> bool: ...
+    scratch: np.ndarray,
+    state: np.ndarray,
+    me: int,
+    threads: int,
+) -> float: ...
 def count_nonzero_rows(values: np.ndarray, pointers: np.ndarray) -> int: ...
 def nonzero_rows(values: np.ndarray, codes: np.ndarray, kept: np.ndarray) -> None: ...
 def component_levels(

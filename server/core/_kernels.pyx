@@ -1,6 +1,7 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False, cdivision=True
 """The scoring engine's compiled loops: sparse rows times a dense block of K columns (`rows_times`, the inner loop
-of every propagation: propagation.py), the sweeps' `store` and `solve_clusters`, the links' terms read per
+of every propagation: propagation.py), a whole sweep over level parts on one or two threads (`sweep`, with its
+clusters' solve; `store` for the parts swept from Python: sweeps.py), the links' terms read per
 shipment signature (`link_sums` for M's values, `links_times` for tier 1), the breakdowns' `count_nonzero_rows`
 and `nonzero_rows` (breakdowns.py), and the supply order's `component_levels` (supply_order.py).
 
@@ -41,6 +42,51 @@ from libc.stdlib cimport free, malloc
 
 cdef enum:
     AHEAD = 16  # links: far enough for the row to arrive, near enough to stay in cache
+    RECEIVED = 1  # state[2] of a sweep: a closed cluster received something
+    ABANDONED = 2  # state[2] of a sweep: the caller gave up on one of its threads (`chokepoint_meet`)
+
+
+cdef inline void _product_rows(
+    const pointer_t[::1] indptr,
+    const index_t[::1] indices,
+    const double[::1] data,
+    const double[:, ::1] block,
+    double[:, ::1] out,
+    Py_ssize_t out_first,
+    Py_ssize_t start,
+    Py_ssize_t end,
+    const double[:, ::1] given,
+    double* sums,
+) noexcept nogil:
+    """out[r - out_first] = given[r] (None: 0) + sum over row r's entries e of data[e] * block[indices[e]], for
+    the rows start..end; `sums` holds a row's K sums."""
+    cdef Py_ssize_t columns = block.shape[1], last = indices.shape[0] - 1, r, k, e, stop
+    cdef double value, total
+    cdef const double* supplier
+    for r in range(start, end):
+        if given is None:
+            for k in range(columns):
+                sums[k] = 0.0
+        else:
+            for k in range(columns):
+                sums[k] = given[r, k]
+        stop = indptr[r + 1]
+        if columns == 1:
+            # The sum in a register: 18 against 25 ms for the loop below at 1M companies (the tariff's sweeps).
+            total = sums[0]
+            for e in range(indptr[r], stop):
+                __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
+                total = total + data[e] * block[indices[e], 0]
+            out[r - out_first, 0] = total
+            continue
+        for e in range(indptr[r], stop):
+            __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
+            value = data[e]
+            supplier = &block[indices[e], 0]
+            for k in range(columns):
+                sums[k] += value * supplier[k]
+        for k in range(columns):
+            out[r - out_first, k] = sums[k]
 
 
 def rows_times(
@@ -54,11 +100,8 @@ def rows_times(
 ):
     """out[r] = given[first + r] + sum over row first + r's entries e of data[e] * block[indices[e]], for the
     out.shape[0] rows from `first` (`given` None: 0). Runs without the GIL."""
-    cdef Py_ssize_t columns = block.shape[1]
-    cdef Py_ssize_t r, k, e, end, last = indices.shape[0] - 1, rows = out.shape[0]
-    cdef double value, total
+    cdef Py_ssize_t columns = block.shape[1], rows = out.shape[0]
     cdef double* sums
-    cdef const double* supplier
     if out.shape[1] != columns:
         raise ValueError(f"block of {columns} columns into out of {out.shape[1]}")
     if first < 0 or first + rows > indptr.shape[0] - 1:
@@ -71,30 +114,7 @@ def rows_times(
     if sums == NULL:
         raise MemoryError()
     with nogil:
-        for r in range(rows):
-            if given is None:
-                for k in range(columns):
-                    sums[k] = 0.0
-            else:
-                for k in range(columns):
-                    sums[k] = given[first + r, k]
-            end = indptr[first + r + 1]
-            if columns == 1:
-                # The sum in a register: 18 against 25 ms for the loop below at 1M companies (the tariff's sweeps).
-                total = sums[0]
-                for e in range(indptr[first + r], end):
-                    __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
-                    total = total + data[e] * block[indices[e], 0]
-                out[r, 0] = total
-                continue
-            for e in range(indptr[first + r], end):
-                __builtin_prefetch(&block[indices[min(e + AHEAD, last)], 0])
-                value = data[e]
-                supplier = &block[indices[e], 0]
-                for k in range(columns):
-                    sums[k] += value * supplier[k]
-            for k in range(columns):
-                out[r, k] = sums[k]
+        _product_rows(indptr, indices, data, block, out, first, first, first + rows, given, sums)
     free(sums)
 
 
@@ -191,25 +211,35 @@ def links_times(
     free(sums)
 
 
-def store(const double[:, ::1] values, double[:, ::1] solution, Py_ssize_t first) -> float:
-    """solution[first:first + len(values)] = values; the largest absolute change. Runs without the GIL."""
-    cdef Py_ssize_t rows = values.shape[0], columns = values.shape[1], r, k
+cdef inline double _store_rows(
+    const double[:, ::1] values, double[:, ::1] solution, Py_ssize_t values_first, Py_ssize_t start, Py_ssize_t end
+) noexcept nogil:
+    """solution[r] = values[r - values_first] for the rows start..end; the largest absolute change."""
+    cdef Py_ssize_t columns = values.shape[1], r, k
     cdef double change, largest = 0.0
-    if first < 0 or first + rows > solution.shape[0] or solution.shape[1] != columns:
-        raise ValueError("values do not fit the solution at first")
-    with nogil:
-        for r in range(rows):
-            for k in range(columns):
-                change = values[r, k] - solution[first + r, k]
-                if change < 0:
-                    change = -change
-                if change > largest:
-                    largest = change
-                solution[first + r, k] = values[r, k]
+    for r in range(start, end):
+        for k in range(columns):
+            change = values[r - values_first, k] - solution[r, k]
+            if change < 0:
+                change = -change
+            if change > largest:
+                largest = change
+            solution[r, k] = values[r - values_first, k]
     return largest
 
 
-def solve_clusters(
+def store(const double[:, ::1] values, double[:, ::1] solution, Py_ssize_t first) -> float:
+    """solution[first:first + len(values)] = values; the largest absolute change. Runs without the GIL."""
+    cdef Py_ssize_t rows = values.shape[0]
+    cdef double largest
+    if first < 0 or first + rows > solution.shape[0] or solution.shape[1] != values.shape[1]:
+        raise ValueError("values do not fit the solution at first")
+    with nogil:
+        largest = _store_rows(values, solution, first, first, first + rows)
+    return largest
+
+
+cdef bint _solve_clusters(
     double[:, ::1] updated,
     const double[:, ::1] solution,
     Py_ssize_t first,
@@ -219,60 +249,170 @@ def solve_clusters(
     const double[::1] inverse,
     const double[::1] inside,
     const unsigned char[::1] closed,
-) -> bool:
-    """Solve a level part's clusters in `updated` (the part's rows, from position `first`), in place: cluster c
-    has the members positions[starts[c]:starts[c + 1]] (s of them) and the s x s blocks at blocks[c] of `inside`
-    (its matrix entries C) and `inverse` ((I - C)^-1). The sweep's product counted C at the last sweep's values,
-    still in `solution`: x = inverse (updated - C last). A `closed` cluster must receive nothing (then it holds 0):
-    False as soon as one does, True when all are solved. Without the GIL."""
-    cdef Py_ssize_t clusters = starts.shape[0] - 1, columns = updated.shape[1], c, i, j, k, size, widest = 0
+    Py_ssize_t cluster_start,
+    Py_ssize_t cluster_end,
+    double* given,
+    double* solved,
+) noexcept nogil:
+    """Solve the clusters cluster_start..cluster_end of a level part in `updated` (the part's rows, from position
+    `first`), in place: cluster c has the members positions[starts[c]:starts[c + 1]] (s of them) and the s x s
+    blocks at blocks[c] of `inside` (its matrix entries C) and `inverse` ((I - C)^-1). The sweep's product
+    counted C at the last sweep's values, still in `solution`: x = inverse (updated - C last). A `closed` cluster
+    must receive nothing (then it holds 0): True as soon as one does (the part is left half solved), else False.
+    `given` and `solved`: room for the widest cluster's rows."""
+    cdef Py_ssize_t columns = updated.shape[1], c, i, j, k, size
     cdef long long at, block, row
-    cdef double* given
-    cdef double* solved
     cdef double total
-    cdef bint received = False
-    if solution.shape[1] != columns or closed.shape[0] != clusters or blocks.shape[0] != clusters:
-        raise ValueError("clusters, blocks and columns do not match")
+    for c in range(cluster_start, cluster_end):
+        at, size, block = starts[c], starts[c + 1] - starts[c], blocks[c]
+        for i in range(size):
+            row = positions[at + i]
+            for k in range(columns):
+                total = updated[row - first, k]
+                for j in range(size):
+                    total = total - inside[block + i * size + j] * solution[positions[at + j], k]
+                given[i * columns + k] = total
+                if closed[c] and total != 0.0:
+                    return True
+        for i in range(size):
+            for k in range(columns):
+                total = 0.0
+                for j in range(size):
+                    total = total + inverse[block + i * size + j] * given[j * columns + k]
+                solved[i * columns + k] = total
+        for i in range(size):
+            row = positions[at + i]
+            for k in range(columns):
+                updated[row - first, k] = solved[i * columns + k]
+    return False
+
+
+cdef extern from *:
+    """
+    #include <sched.h>
+    #define CHOKEPOINT_ABANDONED 2  /* ABANDONED below */
+    /* The meeting point of a sweep's two threads: state[0] counts who has arrived, state[1] counts the meetings,
+       state[2] is set by a thread that stops the sweep (a closed cluster received) or by the caller of one that
+       gave up before it started (then the other must not wait). The waits are microseconds, so a thread spins;
+       it yields its core once a wait gets long (its partner was descheduled). The atomics order every write
+       before a meeting before every read after it. */
+    static void chokepoint_meet(long long *state) {
+        long long meeting = __atomic_load_n(&state[1], __ATOMIC_ACQUIRE);
+        long spins = 0;
+        if (__atomic_add_fetch(&state[0], 1, __ATOMIC_ACQ_REL) == 2) {
+            __atomic_store_n(&state[0], 0, __ATOMIC_RELAXED);
+            __atomic_store_n(&state[1], meeting + 1, __ATOMIC_RELEASE);
+            return;
+        }
+        while (__atomic_load_n(&state[1], __ATOMIC_ACQUIRE) == meeting) {
+            if (__atomic_load_n(&state[2], __ATOMIC_ACQUIRE) == CHOKEPOINT_ABANDONED) {
+                return;
+            }
+            if (++spins > 4096) {
+                sched_yield();
+            } else {
+    #if defined(__x86_64__) || defined(__i386__)
+                __builtin_ia32_pause();
+    #endif
+            }
+        }
+    }
+    """
+    void chokepoint_meet(long long* state) nogil
+
+
+def sweep(
+    const pointer_t[::1] indptr,
+    const index_t[::1] indices,
+    const double[::1] data,
+    double[:, ::1] solution,
+    const double[:, ::1] given,
+    double[:, ::1] values,
+    const long long[:, ::1] parts,
+    const long long[::1] positions,
+    const long long[::1] starts,
+    const long long[::1] blocks,
+    const double[::1] inverse,
+    const double[::1] inside,
+    const unsigned char[::1] closed,
+    double[:, ::1] scratch,
+    long long[::1] state,
+    int me,
+    int threads,
+) -> float:
+    """One thread's share of a sweep over level parts, in order: for each part (a row of `parts`: its positions
+    start..end, the position `middle` where the second thread's rows begin, its clusters first..end), every row
+    r = given[r] + (M solution)[r] into `values` (the part's rows), the part's clusters solved there
+    (`_solve_clusters`; `positions`..`closed` hold every cluster of the parts), and the rows stored into
+    `solution`. With `threads` 2, thread `me` 0 takes the rows before `middle`, 1 the rest and the two meet
+    (`state`: 3 zeros, shared) after the products, the clusters and the stores, so a part reads only stored rows;
+    with 1, one thread does all. Both threads must be given the same arguments but `me`. The largest change of
+    this thread's rows, or -1.0 when a closed cluster received anything (for both threads: the sweep stops there)
+    or the caller set state[2] to ABANDONED (its other thread never came).
+    `scratch`: a row per thread, of at least K + 2 K s values (s: the widest cluster). Without the GIL."""
+    cdef Py_ssize_t columns = solution.shape[1], rows = solution.shape[0], p, c, start, middle, end, low, high
+    cdef Py_ssize_t widest = 0, clusters = starts.shape[0] - 1, size
+    cdef double largest = 0.0, change
+    cdef double* sums
+    cdef bint received
+    if threads not in (1, 2) or me < 0 or me >= threads:
+        raise ValueError(f"thread {me} of {threads}")
+    if given.shape[0] != rows or given.shape[1] != columns or values.shape[1] != columns:
+        raise ValueError("given and values do not match the solution")
+    if indptr.shape[0] - 1 != rows or parts.shape[1] != 5 or state.shape[0] != 3:
+        raise ValueError("the matrix, parts or state do not match")
+    if blocks.shape[0] != clusters or closed.shape[0] != clusters or inverse.shape[0] != inside.shape[0]:
+        raise ValueError("the clusters' arrays do not match")
     for c in range(clusters):
         size = starts[c + 1] - starts[c]
         widest = max(widest, size)
-        if blocks[c] < 0 or blocks[c] + size * size > inverse.shape[0] or inverse.shape[0] != inside.shape[0]:
+        if blocks[c] < 0 or blocks[c] + size * size > inverse.shape[0]:
             raise ValueError(f"cluster {c}: its blocks are outside the arrays")
-        for i in range(starts[c], starts[c + 1]):
-            if positions[i] < first or positions[i] >= first + updated.shape[0]:
-                raise ValueError(f"cluster {c}: a member outside the part")
-    if widest == 0 or columns == 0:
-        return True
-    given = <double*> malloc(2 * widest * columns * sizeof(double))
-    if given == NULL:
-        raise MemoryError()
-    solved = given + widest * columns
+    if scratch.shape[0] < threads or scratch.shape[1] < columns + 2 * columns * widest:
+        raise ValueError("scratch is too small")
+    for p in range(parts.shape[0]):
+        start, middle, end = parts[p, 0], parts[p, 1], parts[p, 2]
+        if not (0 <= start <= middle <= end <= rows) or end - start > values.shape[0]:
+            raise ValueError(f"part {p}: rows {start}..{middle}..{end} outside the solution or values")
+        if not (0 <= parts[p, 3] <= parts[p, 4] <= clusters):
+            raise ValueError(f"part {p}: clusters outside the arrays")
+        for c in range(parts[p, 3], parts[p, 4]):
+            for low in range(starts[c], starts[c + 1]):
+                if positions[low] < start or positions[low] >= end:
+                    raise ValueError(f"cluster {c}: a member outside its part")
+    if columns == 0:
+        return 0.0
+    sums = &scratch[me, 0]
     with nogil:
-        for c in range(clusters):
-            at, size, block = starts[c], starts[c + 1] - starts[c], blocks[c]
-            for i in range(size):
-                row = positions[at + i]
-                for k in range(columns):
-                    total = updated[row - first, k]
-                    for j in range(size):
-                        total = total - inside[block + i * size + j] * solution[positions[at + j], k]
-                    given[i * columns + k] = total
-                    if closed[c] and total != 0.0:
-                        received = True
-            if received:
-                break
-            for i in range(size):
-                for k in range(columns):
-                    total = 0.0
-                    for j in range(size):
-                        total = total + inverse[block + i * size + j] * given[j * columns + k]
-                    solved[i * columns + k] = total
-            for i in range(size):
-                row = positions[at + i]
-                for k in range(columns):
-                    updated[row - first, k] = solved[i * columns + k]
-    free(given)
-    return not received
+        for p in range(parts.shape[0]):
+            start, middle, end = parts[p, 0], parts[p, 1], parts[p, 2]
+            low, high = start, end
+            if threads == 2 and me == 0:
+                high = middle
+            elif threads == 2:
+                low = middle
+            _product_rows(indptr, indices, data, solution, values, start, low, high, given, sums)
+            if threads == 2:
+                chokepoint_meet(&state[0])
+            if parts[p, 3] < parts[p, 4]:
+                if me == 0:
+                    received = _solve_clusters(
+                        values, solution, start, positions, starts, blocks, inverse, inside, closed,
+                        parts[p, 3], parts[p, 4], sums + columns, sums + columns + columns * widest,
+                    )
+                    if received:
+                        state[2] = RECEIVED
+                if threads == 2:
+                    chokepoint_meet(&state[0])
+                if state[2]:
+                    break
+            change = _store_rows(values, solution, start, low, high)
+            largest = max(largest, change)
+            if threads == 2:
+                chokepoint_meet(&state[0])
+                if state[2]:
+                    break
+    return -1.0 if state[2] else largest
 
 
 def count_nonzero_rows(const double[:, :] values, long long[::1] pointers) -> int:

@@ -52,6 +52,28 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     return mine, other.result()
 
 
+def split(work: Callable[[int, int], A], *, abandon: Callable[[], None]) -> list[A]:
+    """Work shared by two threads that wait for each other (a compiled sweep's halves meet after every part):
+    `work(0, 2)` in this thread and `work(1, 2)` on a helper, at once, when a core is free; else `work(0, 1)` here,
+    all of it. Never the two shares in turn: the first would wait for the second for ever. If this thread's share
+    fails before it gets going, `abandon()` must release the helper's share from its waits; then the error goes up
+    once the helper is done."""
+    if getattr(_here, "helper", False) or HELPERS < 2 or not _free_cores.acquire(blocking=False):
+        return [work(0, 1)]
+    try:
+        other = _helpers.submit(_as_helper, lambda: work(1, 2))
+    except BaseException:
+        _free_cores.release()
+        raise
+    try:
+        mine = work(0, 2)
+    except BaseException:
+        abandon()
+        other.exception()
+        raise
+    return [mine, other.result()]
+
+
 def _as_helper(work: Callable[[], B]) -> B:
     """Run `work` as a helper, and free its core as soon as it is done: the caller's side may still be running,
     and its own `both` calls can then use that core."""

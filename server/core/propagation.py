@@ -7,7 +7,7 @@ Given per-link direct terms x_e and carry factors k_e, the exposure solves
 
 whose series E = d + M d + M^2 d + ... has as term k the contribution of tier k+1 suppliers. Two ways to solve it:
 - above DIRECT_SOLVE_LIMIT companies, E is solved directly by block Gauss-Seidel sweeps in supply order
-  (supply_order.py, `_Levels`); tier 2 is one product, M d, and tiers 3+ the rest of E;
+  (supply_order.py, sweeps.py); tier 2 is one product, M d, and tiers 3+ the rest of E;
 - otherwise, or when the sweeps meet a closed loop, the series is summed term by term. Slowly draining cycles
   (carry close to 1 around a loop) would need many terms, so after `max_tiers` terms the remainder
   R = M t + M^2 t + ... of the last term t is solved from (I - M) R = M t (`_solve_remainder`).
@@ -18,7 +18,6 @@ per country...) propagate at once as a dense n x K block.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -27,17 +26,24 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 from scipy.sparse import csgraph
 
-from server.core._kernels import link_sums, links_times, solve_clusters, store
+from server.core._kernels import link_sums, links_times
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, entry_rows, row_pointers
-from server.core.products import halves, rows_plus, times
-from server.core.supply_order import ClusterBlocks, ClusterLevel, SupplyOrder, supply_order
+from server.core.products import halves, times
+from server.core.supply_order import SupplyOrder, supply_order
+from server.core.sweeps import MAX_TIERS, PASSES_EVERYTHING, TOLERANCE, Sweeps
 
-TOLERANCE = 1e-10  # absolute, on exposures in [0, 1]: far below any figure reported
-MAX_TIERS = 64
-# A company passing on at least this share of what it receives (row sum of M) passes on everything: rounding.
-PASSES_EVERYTHING = 1.0 - 1e-12
-DENSE_CLUSTER_SIZE = 64  # clusters of a level part up to this many members each: dense inverses (_cluster_solver)
+# The sweeps' tolerance and tier cut are the propagation's: its callers read them here.
+__all__ = [
+    "DIRECT_SOLVE_LIMIT",
+    "MAX_TIERS",
+    "TOLERANCE",
+    "Propagation",
+    "input_shares",
+    "propagate",
+    "supply_order_of",
+]
+
 DIRECT_SOLVE_LIMIT = 5_000  # companies: sparse LU below this, GCROT above (LU fill-in grows fast on big graphs)
 
 
@@ -143,7 +149,7 @@ def _swept(
     """(total, tier1, tier2, tiers 3+) in company order, by the sweeps over `matrix` (M in supply `order`) for
     E = tier1 + M E, from tier 1 in supply order (used up); None if they do not settle. The tiered columns' tier 2
     is M tier1, and tiers 3+ the rest of the total (within the sweeps' TOLERANCE, so rounding is held at 0)."""
-    solution = _Levels(order, matrix).solve(tier1, check=check)
+    solution = Sweeps(order, matrix).solve(tier1, check=check)
     if solution is None:
         return None
     back = order.position
@@ -224,130 +230,6 @@ def _supply_order(graph: Graph) -> SupplyOrder | None:
     return order
 
 
-class _Levels:
-    """Sweeps over M in supply order (SupplyOrder), level by level, with the cluster solver of each part of a level
-    that has clusters (SupplyOrder.cluster_levels)."""
-
-    def __init__(self, order: SupplyOrder, matrix: sp.csr_array) -> None:
-        self._matrix = matrix
-        self._loops = {part: _cluster_solver(clusters, matrix.data) for part, clusters in order.cluster_levels.items()}
-        self._parts = order.parts()  # the even ones are swept until they settle, the odd ones computed once
-        self._widest = int(np.diff(order.level_starts).max(initial=0))
-
-    def solve(self, given: np.ndarray, *, check: Check) -> np.ndarray | None:
-        """R with (I - M) R = `given` (rows in supply order, C-ordered float64; left as it is), by block
-        Gauss-Seidel sweeps: each level reads its forward suppliers' values of this sweep and its backward ones' of
-        the last, and solves its clusters exactly. The solution in supply order, or None when that does not settle
-        within `MAX_TIERS` sweeps, or a closed loop (a cluster passing on everything) receives anything: then the
-        series, which can tell those apart, takes over. The columns are independent systems over one matrix, swept
-        as one block: each level's rows are computed on two cores (products.py)."""
-        solution = np.zeros_like(given)
-        level_values = np.empty((self._widest, given.shape[1]))
-        feeding, rest = range(0, len(self._parts), 2), range(1, len(self._parts), 2)
-        changes: list[float] = []
-        for _ in range(MAX_TIERS):
-            check()
-            change = self._compute(feeding, given, solution, level_values)
-            if change is None:
-                return None
-            changes.append(change)
-            if _settled(changes):
-                # What the feeding rows settled on is all the others read: one pass computes them.
-                if self._compute(rest, given, solution, level_values) is None:
-                    return None
-                return solution
-        return None
-
-    def _compute(self, parts: range, given: np.ndarray, solution: np.ndarray, level_values: np.ndarray) -> float | None:
-        """Each of `parts` in turn, from the current solution: the largest change, or None if a closed loop receives
-        anything."""
-        change = 0.0
-        for part in parts:
-            a, b = self._parts[part]
-            if a == b:
-                continue
-            updated = level_values[: b - a]
-            rows_plus(self._matrix, solution, updated, first=a, given=given)
-            if part in self._loops and not self._loops[part](updated, solution, a):
-                return None
-            change = max(change, store(updated, solution, a))
-        return change
-
-
-def _settled(changes: list[float]) -> bool:
-    """Are the sweeps within `TOLERANCE` of the fixed point, given each sweep's largest change? The error left
-    after a change `d` shrinking at a rate `q` per sweep is at most d q / (1 - q): so a sweep that moves a company
-    by 1.5e-9 at q = 0.06 (disruption at 1M companies) is within 1e-10, and one that moves it by 1e-10 at q = 0.26
-    (tariff cost) is not. The rate is the larger of the last two ratios; at least three sweeps are needed to see
-    two. A change below a thousandth of the tolerance is settled whatever the rate (rounding can stall it)."""
-    last = changes[-1]
-    if last <= TOLERANCE / 1_000:
-        return True
-    if len(changes) < 3:
-        return False
-    rate = max(last / changes[-2], changes[-2] / changes[-3])
-    return rate < 1.0 and last * rate / (1.0 - rate) <= TOLERANCE
-
-
-_ClusterSolver: TypeAlias = Callable[[np.ndarray, np.ndarray, int], bool]
-
-
-def _cluster_solver(clusters: ClusterLevel, values: np.ndarray) -> _ClusterSolver:
-    """solve(updated, solution, first): x with (I - C) x = t for the level part's clusters C (`values`: M's
-    entries in supply order), in `updated` (the part's rows from position `first`), from t + C x_last: the sweep's
-    product runs over all of M's entries, so it counts C at the cluster's values of the last sweep (still in
-    `solution`), and taking that out costs a product over a few thousand entries where a copy of M without them
-    would cost one of its size. A cluster whose rows each pass on everything inside it is a closed loop, singular:
-    it keeps 0 while it receives nothing, and stops the sweep (False) once it does.
-
-    When no cluster of the part has more than `DENSE_CLUSTER_SIZE` members, each cluster's (I - C) is inverted as a
-    dense block and a compiled loop applies them (`solve_clusters`): at 1M companies the 746 clusters have at most
-    5 members, and the NumPy calls per part cost 30-60 ms per system and score (one part at a time, per sweep).
-    A part with a larger cluster keeps a sparse LU."""
-    size = clusters.rows.size
-    rows, columns = clusters.local_rows, clusters.local_columns
-    inner = values[clusters.entries]
-    passed = np.bincount(rows, weights=inner, minlength=size)
-    closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
-    closed = closed_cluster[clusters.cluster_of_row]
-    kept = np.where(closed[rows], 0.0, inner)  # a closed loop's rows keep only their 1 on the diagonal
-    if clusters.blocks.members.max(initial=0) <= DENSE_CLUSTER_SIZE:
-        return _dense_clusters(clusters.blocks, inner, kept, closed_cluster)
-    inside = sp.csc_array((inner, (rows, columns)), shape=(size, size))
-    operator = sp.identity(size, format="csc") - sp.csc_array((kept, (rows, columns)), shape=(size, size))
-    apply = spla.splu(operator).solve
-    positions = clusters.rows
-
-    def solve(updated: np.ndarray, solution: np.ndarray, first: int) -> bool:
-        # A closed loop's members hold 0, so C x_last is exactly 0 on its rows: no rounding can make it receive.
-        given = updated[positions - first] - inside @ solution[positions]
-        if np.any(given[closed]):
-            return False
-        updated[positions - first] = apply(given)
-        return True
-
-    return solve
-
-
-def _dense_clusters(layout: ClusterBlocks, inner: np.ndarray, kept: np.ndarray, closed: np.ndarray) -> _ClusterSolver:
-    """The compiled cluster solve of `_cluster_solver`: each cluster's C and (I - C)^-1 as s x s blocks (`layout`,
-    kept with the order), inverted in one call per cluster size."""
-    inside, operator = np.zeros(layout.offsets[-1]), np.zeros(layout.offsets[-1])
-    inside[layout.at] = inner  # one entry per (row, column): the pattern merges a pair's links
-    operator[layout.diagonal] = 1.0
-    operator[layout.at] -= kept
-    inverse = np.empty_like(operator)
-    for size in np.unique(layout.members):
-        flat = layout.offsets[:-1][layout.members == size, None] + np.arange(size * size)
-        inverse[flat] = np.linalg.inv(operator[flat].reshape(-1, size, size)).reshape(-1, size * size)
-    offsets, shut = layout.offsets[:-1], closed.astype(np.uint8)
-
-    def solve(updated: np.ndarray, solution: np.ndarray, first: int) -> bool:
-        return solve_clusters(updated, solution, first, layout.positions, layout.starts, offsets, inverse, inside, shut)
-
-    return solve
-
-
 def _supplier_pattern(graph: Graph) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """M's CSR structure (one entry per buyer-supplier pair, several products summed) and each link's entry.
 
@@ -390,10 +272,10 @@ def _solve_remainder(
         held = np.zeros(matrix.shape[0], dtype=bool)
         held[nodes[closed]] = True
         weights = np.where(held[order.order][entry_rows(ordered_matrix.indptr)], 0.0, ordered_matrix.data)
-        levels = _Levels(
+        sweeps = Sweeps(
             order, sp.csr_array((weights, ordered_matrix.indices, ordered_matrix.indptr), shape=matrix.shape)
         )
-        swept = levels.solve(np.take(np.where(held[:, None], 0.0, right), order.order, axis=0), check=check)
+        swept = sweeps.solve(np.take(np.where(held[:, None], 0.0, right), order.order, axis=0), check=check)
         if swept is not None:
             return np.maximum(np.take(swept, order.position, axis=0), 0.0), converged
     nodes, sub = nodes[~closed], sub[~closed][:, ~closed]

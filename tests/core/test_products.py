@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from server.core import products
-from server.core._kernels import link_sums, links_times, rows_times, solve_clusters, store
+from server.core import products, sweeps
+from server.core._kernels import link_sums, links_times, rows_times, store, sweep
 
 
 def _random_matrix(rows: int, columns: int, *, index_type: type, seed: int) -> sp.csr_array:
@@ -146,34 +148,112 @@ def _cluster_blocks(blocks: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, n
     return inside, inverse, offsets, np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
 
 
-def test_solve_clusters_takes_out_the_last_sweeps_count_and_solves_each_cluster() -> None:
-    rng = np.random.default_rng(11)
-    blocks = [rng.random((2, 2)) * 0.4, rng.random((3, 3)) * 0.3]
+def _sweep_case(seed: int) -> dict[str, np.ndarray]:
+    """A matrix of 40 rows in three parts (0..16, 16..24 with two clusters, 24..40) and everything a sweep reads."""
+    rng = np.random.default_rng(seed)
+    matrix = sp.random_array((40, 40), density=0.15, format="csr", rng=seed) * 0.1
+    blocks = [rng.random((3, 3)) * 0.3, rng.random((2, 2)) * 0.4]
+    positions = np.array([18, 16, 17, 22, 19], dtype=np.int64)  # any rows of the part, by cluster
     inside, inverse, offsets, starts = _cluster_blocks(blocks)
-    positions = np.array([12, 10, 11, 15, 13], dtype=np.int64)  # any rows of the part from 10, by cluster
-    solution, outside = rng.random((20, 4)), rng.random((20, 4))
-    updated = outside[10:16].copy()
-    for c, block in enumerate(blocks):  # the sweep's product: outside input plus C at the last values
+    dense = matrix.toarray()
+    for c, block in enumerate(blocks):  # the clusters' entries are M's too
         members = positions[starts[c] : starts[c + 1]]
-        updated[members - 10] += block @ solution[members]
-    assert solve_clusters(updated, solution, 10, positions, starts, offsets, inverse, inside, np.zeros(2, np.uint8))
-    for c, block in enumerate(blocks):
-        members = positions[starts[c] : starts[c + 1]]
-        np.testing.assert_allclose(
-            updated[members - 10], np.linalg.solve(np.eye(len(members)) - block, outside[members])
-        )
-    np.testing.assert_array_equal(updated[4], outside[14])  # not a member: left as it was
+        dense[np.ix_(members, members)] = block
+    matrix = sp.csr_array(dense)
+    parts = np.array([[0, 9, 16, 0, 0], [16, 20, 24, 0, 2], [24, 30, 40, 2, 2]], dtype=np.int64)
+    return {
+        "matrix": matrix,
+        "dense": dense,
+        "blocks": blocks,
+        "positions": positions,
+        "starts": starts,
+        "offsets": offsets,
+        "inverse": inverse,
+        "inside": inside,
+        "parts": parts,
+        "given": rng.random((40, 3)),
+        "solution": rng.random((40, 3)),
+    }
 
 
-def test_solve_clusters_reports_a_closed_loop_that_receives_and_refuses_members_outside_the_part() -> None:
-    inside = np.array([0.0, 1.0, 1.0, 0.0])  # two companies passing everything to each other
-    inverse = np.eye(2).ravel()  # a closed loop keeps its 1 on the diagonal only
-    offsets, starts = np.zeros(1, np.int64), np.array([0, 2], np.int64)
-    positions = np.array([0, 1], dtype=np.int64)
-    closed = np.ones(1, np.uint8)
-    assert solve_clusters(np.zeros((2, 1)), np.zeros((2, 1)), 0, positions, starts, offsets, inverse, inside, closed)
-    assert not solve_clusters(
-        np.array([[0.0], [1e-300]]), np.zeros((2, 1)), 0, positions, starts, offsets, inverse, inside, closed
-    )
-    with pytest.raises(ValueError, match="cluster 0: a member outside the part"):
-        solve_clusters(np.zeros((2, 1)), np.zeros((3, 1)), 1, positions, starts, offsets, inverse, inside, closed)
+def _run_sweep(case: dict[str, np.ndarray], solution: np.ndarray, *, threads: int, closed: np.ndarray) -> float:
+    """One sweep over the case's parts, on `threads` threads at once."""
+    matrix = case["matrix"]
+    state = np.zeros(3, dtype=np.int64)
+    values = np.empty((16, 3))
+    scratch = np.empty((2, 3 * (1 + 2 * 3)))
+    changes: list[float] = [0.0] * threads
+
+    def share(me: int) -> None:
+        changes[me] = sweep(
+            matrix.indptr, matrix.indices, matrix.data, solution, case["given"], values, case["parts"],
+            case["positions"], case["starts"], case["offsets"], case["inverse"], case["inside"], closed,
+            scratch, state, me, threads,
+        )  # fmt: skip
+
+    helpers = [threading.Thread(target=share, args=(me,)) for me in range(1, threads)]
+    for helper in helpers:
+        helper.start()
+    share(0)
+    for helper in helpers:
+        helper.join()
+    assert len(set(changes)) == 1 or min(changes) >= 0
+    return -1.0 if min(changes) < 0 else max(changes)
+
+
+def test_a_sweep_computes_each_part_from_the_rows_stored_before_it_and_solves_its_clusters() -> None:
+    case = _sweep_case(11)
+    dense, given, last = case["dense"], case["given"], case["solution"]
+    expected = last.copy()
+    expected[:16] = given[:16] + dense[:16] @ expected  # Jacobi inside a part, Gauss-Seidel from part to part
+    updated = given[16:24] + dense[16:24] @ expected
+    starts = case["starts"]
+    for c, block in enumerate(case["blocks"]):  # the product counted C at the last values: x = (I - C)^-1 (t - C last)
+        members = case["positions"][starts[c] : starts[c + 1]]
+        outside = updated[members - 16] - block @ last[members]
+        updated[members - 16] = np.linalg.solve(np.eye(len(members)) - block, outside)
+    expected[16:24] = updated
+    expected[24:] = given[24:] + dense[24:] @ expected
+    solved = {}
+    for threads in (1, 2):
+        solution = last.copy()
+        change = _run_sweep(case, solution, threads=threads, closed=np.zeros(2, np.uint8))
+        np.testing.assert_allclose(solution, expected, rtol=1e-12)
+        assert change == pytest.approx(np.abs(expected - last).max(), rel=1e-12)
+        solved[threads] = solution
+    np.testing.assert_array_equal(solved[1], solved[2])  # who computed a row changes nothing, to the last bit
+
+
+def test_a_sweep_stops_on_both_threads_when_a_closed_cluster_receives() -> None:
+    case = _sweep_case(12)
+    closed = np.array([0, 1], np.uint8)
+    for threads in (1, 2):
+        assert _run_sweep(case, case["solution"].copy(), threads=threads, closed=closed) == -1.0
+    quiet = dict(case, given=np.zeros((40, 3)))  # nothing enters anywhere: the closed cluster holds its zeros
+    assert _run_sweep(quiet, np.zeros((40, 3)), threads=2, closed=closed) == 0.0
+
+
+def test_a_sweep_whose_other_thread_never_comes_returns_once_abandoned() -> None:
+    case = _sweep_case(13)
+    matrix = case["matrix"]
+    state = np.array([0, 0, sweeps.ABANDONED], dtype=np.int64)
+    change = sweep(
+        matrix.indptr, matrix.indices, matrix.data, case["solution"], case["given"], np.empty((16, 3)),
+        case["parts"], case["positions"], case["starts"], case["offsets"], case["inverse"], case["inside"],
+        np.zeros(2, np.uint8), np.empty((2, 21)), state, 0, 2,
+    )  # fmt: skip
+    assert change == -1.0
+
+
+def test_a_sweep_refuses_a_cluster_member_outside_its_part() -> None:
+    case = _sweep_case(14)
+    matrix = case["matrix"]
+    parts = case["parts"].copy()
+    parts[1, 2] = 20  # the second part ends before its cluster member at 22
+    parts[2, 0] = 20
+    with pytest.raises(ValueError, match="cluster 1: a member outside its part"):
+        sweep(
+            matrix.indptr, matrix.indices, matrix.data, case["solution"], case["given"], np.empty((20, 3)), parts,
+            case["positions"], case["starts"], case["offsets"], case["inverse"], case["inside"],
+            np.zeros(2, np.uint8), np.empty((2, 21)), np.zeros(3, np.int64), 0, 1,
+        )  # fmt: skip

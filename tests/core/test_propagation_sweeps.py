@@ -15,7 +15,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from graphs.generate import GeneratedGraph, generate_graph
-from server.core import propagation
+from server.core import propagation, sweeps
 from server.core.graph import Graph, build_graph
 from server.core.propagation import (
     DIRECT_SOLVE_LIMIT,
@@ -65,7 +65,7 @@ def cluster_solvers(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPa
     """Both ways a level part's clusters are solved: dense per-cluster inverses (every part at this size, whose
     clusters have a few members) or a sparse LU of the part."""
     if request.param == "sparse":
-        monkeypatch.setattr(propagation, "DENSE_CLUSTER_SIZE", 0)
+        monkeypatch.setattr(sweeps, "DENSE_CLUSTER_SIZE", 0)
 
 
 @pytest.mark.usefixtures("cluster_solvers")
