@@ -1,4 +1,5 @@
-"""Sparse rows times a dense block of columns, on two cores: every product of the propagation goes through here.
+"""Sparse rows times a dense block of columns, on two cores: every product of the propagation but the sweeps' (which
+run whole in one compiled call per thread: sweeps.py) goes through here.
 
 The loop itself is compiled (`_kernels.pyx`, which says why it is not SciPy's) and runs without the GIL, so the
 two halves of a long range of rows run at once while a core is free (`parallel.both`). Splitting by rows keeps
