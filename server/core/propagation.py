@@ -29,6 +29,7 @@ from scipy.sparse import csgraph
 from server.core._kernels import link_sums, links_times
 from server.core.cancellation import Check, never_cancelled
 from server.core.graph import Graph, entry_rows, row_pointers
+from server.core.parallel import both
 from server.core.products import halves, times
 from server.core.supply_order import SupplyOrder, supply_order
 from server.core.sweeps import MAX_TIERS, PASSES_EVERYTHING, TOLERANCE, Sweeps
@@ -155,10 +156,15 @@ def _swept(
     back = order.position
     first = np.take(tier1[:, :tiered], back, axis=0)
     second = np.take(times(matrix, tier1[:, :tiered]), back, axis=0)
-    # Back in company order, the block into memory already in use (`tier1`: fresh memory costs its page faults).
-    # mode="clip": with "raise", NumPy gathers into a buffer and copies it to `out` (21 against 36 ms at 1M x 10).
-    total = np.take(solution, back, axis=0, out=tier1, mode="clip")
-    return total, first, second, np.maximum(total[:, :tiered] - first - second, 0.0)
+    # Back in company order, the block into memory already in use (`tier1`: fresh memory costs its page faults),
+    # in two halves at once (NumPy's gather runs without Python's lock). mode="clip": with "raise", NumPy gathers
+    # into a buffer and copies it to `out` (21 against 36 ms at 1M x 10).
+    half = back.size // 2
+    both(
+        lambda: np.take(solution, back[:half], axis=0, out=tier1[:half], mode="clip"),
+        lambda: np.take(solution, back[half:], axis=0, out=tier1[half:], mode="clip"),
+    )
+    return tier1, first, second, np.maximum(tier1[:, :tiered] - first - second, 0.0)
 
 
 def _series(
