@@ -55,21 +55,27 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
 def split(work: Callable[[int, int], A], *, abandon: Callable[[], None]) -> list[A]:
     """Work shared by two threads that wait for each other (a compiled sweep's halves meet after every part):
     `work(0, 2)` in this thread and `work(1, 2)` on a helper, at once, when a core is free; else `work(0, 1)` here,
-    all of it. Never the two shares in turn: the first would wait for the second for ever. If this thread's share
-    fails before it gets going, `abandon()` must release the helper's share from its waits; then the error goes up
-    once the helper is done."""
+    all of it. Never the two shares in turn: the first would wait for the second for ever. A share that fails calls
+    `abandon()`, which must release the other share from its waits; the error goes up once both are done."""
+
+    def share(me: int, threads: int) -> A:
+        try:
+            return work(me, threads)
+        except BaseException:
+            abandon()
+            raise
+
     if getattr(_here, "helper", False) or HELPERS < 2 or not _free_cores.acquire(blocking=False):
         return [work(0, 1)]
     try:
-        other = _helpers.submit(_as_helper, lambda: work(1, 2))
+        other = _helpers.submit(_as_helper, lambda: share(1, 2))
     except BaseException:
         _free_cores.release()
         raise
     try:
-        mine = work(0, 2)
+        mine = share(0, 2)
     except BaseException:
-        abandon()
-        other.exception()
+        other.exception()  # wait; its own error, if any, is secondary
         raise
     return [mine, other.result()]
 

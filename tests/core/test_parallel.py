@@ -99,3 +99,37 @@ def test_the_core_comes_back_when_the_helper_is_done_while_the_caller_still_runs
     (first, second), _ = parallel.both(on_caller, helper_done.set)
     assert first == threading.get_ident()
     assert second != first
+
+
+def test_split_runs_both_shares_at_once_and_with_every_core_busy_one_share_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    meeting = threading.Barrier(2, timeout=5)  # two shares run in turn would never meet: BrokenBarrierError
+
+    def work(me: int, threads: int) -> tuple[int, int, int]:
+        if threads == 2:
+            meeting.wait()
+        return me, threads, threading.get_ident()
+
+    mine, theirs = parallel.split(work, abandon=meeting.abort)
+    assert mine == (0, 2, threading.get_ident())
+    assert theirs[:2] == (1, 2)
+    assert theirs[2] != mine[2]
+    monkeypatch.setattr(parallel, "_free_cores", threading.Semaphore(0))
+    assert parallel.split(work, abandon=meeting.abort) == [(0, 1, threading.get_ident())]
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_split_abandons_the_other_share_when_one_fails_and_raises_its_error(failing: int) -> None:
+    released = threading.Event()
+
+    def work(me: int, threads: int) -> None:
+        if me == failing:
+            raise ValueError(f"share {me}")
+        assert released.wait(5), "never released"  # the other share waits until abandoned
+
+    with pytest.raises(ValueError, match=f"share {failing}"):
+        parallel.split(work, abandon=released.set)
+    assert released.is_set()
+    first, second = parallel.both(threading.get_ident, threading.get_ident)
+    assert first != second  # the core is free again
