@@ -6,6 +6,8 @@ Graphs here have more companies than DIRECT_SOLVE_LIMIT, so `propagate` takes th
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from functools import cache
 
 import numpy as np
@@ -15,7 +17,7 @@ import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
 from graphs.generate import GeneratedGraph, generate_graph
-from server.core import propagation, sweeps
+from server.core import parallel, propagation, sweeps
 from server.core.graph import Graph, build_graph
 from server.core.propagation import (
     DIRECT_SOLVE_LIMIT,
@@ -110,6 +112,33 @@ def test_terms_given_per_signature_propagate_as_the_same_terms_given_per_link(co
         np.testing.assert_allclose(getattr(by_signature, part), getattr(by_link, part), rtol=1e-12, atol=1e-15)
     assert by_signature.total.min() >= 0.0
     assert by_signature.total.max() > 0.0
+
+
+@pytest.mark.usefixtures("cluster_solvers")
+def test_sweeps_on_one_thread_and_on_two_give_the_same_numbers_to_the_last_bit(monkeypatch: pytest.MonkeyPatch) -> None:
+    graph = plain()
+    rng = np.random.default_rng(9)
+    block = np.where(rng.random((graph.link_count, 4)) < 0.05, rng.random((graph.link_count, 4)), 0.0)
+    carry = np.full(graph.link_count, 0.8)
+    threads: list[int] = []
+    split = sweeps.split
+
+    def counted(work: Callable[[int, int], float], *, abandon: Callable[[], None]) -> list[float]:
+        changes = split(work, abandon=abandon)
+        threads.append(len(changes))
+        return changes
+
+    monkeypatch.setattr(sweeps, "split", counted)
+    two = propagate(graph, block, carry, shares=input_shares(graph))
+    if parallel.HELPERS > 1:
+        assert set(threads) == {2}
+    threads.clear()
+    monkeypatch.setattr(parallel, "_free_cores", threading.Semaphore(0))  # every core busy: one thread sweeps
+    one = propagate(graph, block, carry, shares=input_shares(graph))
+    assert set(threads) == {1}
+    assert two.tiers_used == one.tiers_used == 2
+    for part in ("total", "tier1", "tier2", "tier3_plus"):
+        np.testing.assert_array_equal(getattr(two, part), getattr(one, part))
 
 
 def test_terms_of_the_wrong_length_are_refused() -> None:
