@@ -44,10 +44,13 @@ class EngineFigures:
     links: int
     build_s: float
     score_first_s: float
-    score_median_s: float
     score_runs_s: tuple[float, ...]
     what_if_full_s: dict[str, float]
     what_if_reuse_s: dict[str, float]
+
+    @property
+    def score_median_s(self) -> float:
+        return statistics.median(self.score_runs_s)
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,6 @@ def measure_engine(graph: Graph, *, build_s: float, book: ScenarioBook, on: date
         graph.link_count,
         build_s,
         first,
-        statistics.median(score_runs),
         tuple(score_runs),
         full,
         reuse,

@@ -1,5 +1,7 @@
 import numpy as np
 
+ABANDONED: int
+
 def rows_times(
     indptr: np.ndarray,
     indices: np.ndarray,

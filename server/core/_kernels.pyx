@@ -42,8 +42,7 @@ from libc.stdlib cimport free, malloc
 
 cdef enum:
     AHEAD = 16  # links: far enough for the row to arrive, near enough to stay in cache
-    RECEIVED = 1  # state[2] of a sweep: a closed cluster received something
-    ABANDONED = 2  # state[2] of a sweep: the caller gave up on one of its threads (`chokepoint_meet`)
+    RECEIVED = 1  # state[2] of a sweep: a closed cluster received something (ABANDONED: see `chokepoint_meet`)
 
 
 cdef inline void _product_rows(
@@ -290,10 +289,10 @@ cdef bint _solve_clusters(
 cdef extern from *:
     """
     #include <sched.h>
-    #define CHOKEPOINT_ABANDONED 2  /* ABANDONED below */
+    #define CHOKEPOINT_ABANDONED 2
     /* The meeting point of a sweep's two threads: state[0] counts who has arrived, state[1] counts the meetings,
-       state[2] is set by a thread that stops the sweep (a closed cluster received) or by the caller of one that
-       gave up before it started (then the other must not wait). The waits are microseconds, so a thread spins;
+       state[2] is set by a thread that stops the sweep (RECEIVED: a closed cluster received) or, to
+       CHOKEPOINT_ABANDONED, by the caller of one that gave up before it started (then the other must not wait). The waits are microseconds, so a thread spins;
        it yields its core once a wait gets long (its partner was descheduled). The atomics order every write
        before a meeting before every read after it. */
     static void chokepoint_meet(long long *state) {
@@ -319,6 +318,11 @@ cdef extern from *:
     }
     """
     void chokepoint_meet(long long* state) nogil
+    const long long CHOKEPOINT_ABANDONED
+
+
+# What a caller sets state[2] of a sweep to when one of its two threads will never come.
+ABANDONED = CHOKEPOINT_ABANDONED
 
 
 def sweep(

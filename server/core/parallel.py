@@ -37,8 +37,32 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
     0.92 and 0.98 s, and an export-control what-if, whose tariff cost comes back at once from its base, ran its
     sweeps on two cores instead of one (0.42-0.54 s against 0.55-0.62 s).
     """
+    together = _at_once(first, second)
+    return (first(), second()) if together is None else together
+
+
+def split(work: Callable[[int, int], A], *, abandon: Callable[[], None]) -> list[A]:
+    """Work shared by two threads that wait for each other (a compiled sweep's halves meet after every part):
+    `work(0, 2)` in this thread and `work(1, 2)` on a helper, at once, when a core is free; else `work(0, 1)` here,
+    all of it. Never the two shares in turn: the first would wait for the second for ever. A share that fails calls
+    `abandon()`, which must release the other share from its waits; the error goes up once both are done."""
+
+    def share(me: int) -> A:
+        try:
+            return work(me, 2)
+        except BaseException:
+            abandon()
+            raise
+
+    together = _at_once(lambda: share(0), lambda: share(1))
+    return [work(0, 1)] if together is None else list(together)
+
+
+def _at_once(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B] | None:
+    """`first()` here while a helper runs `second()`, when this is not a helper and a core is free; else None,
+    and neither has run. On an error of `first`, `second` is waited for before it goes up."""
     if getattr(_here, "helper", False) or HELPERS < 2 or not _free_cores.acquire(blocking=False):
-        return first(), second()
+        return None
     try:
         other = _helpers.submit(_as_helper, second)
     except BaseException:
@@ -50,34 +74,6 @@ def both(first: Callable[[], A], second: Callable[[], B]) -> tuple[A, B]:
         other.exception()  # wait; its own error, if any, is secondary
         raise
     return mine, other.result()
-
-
-def split(work: Callable[[int, int], A], *, abandon: Callable[[], None]) -> list[A]:
-    """Work shared by two threads that wait for each other (a compiled sweep's halves meet after every part):
-    `work(0, 2)` in this thread and `work(1, 2)` on a helper, at once, when a core is free; else `work(0, 1)` here,
-    all of it. Never the two shares in turn: the first would wait for the second for ever. A share that fails calls
-    `abandon()`, which must release the other share from its waits; the error goes up once both are done."""
-
-    def share(me: int, threads: int) -> A:
-        try:
-            return work(me, threads)
-        except BaseException:
-            abandon()
-            raise
-
-    if getattr(_here, "helper", False) or HELPERS < 2 or not _free_cores.acquire(blocking=False):
-        return [work(0, 1)]
-    try:
-        other = _helpers.submit(_as_helper, lambda: share(1, 2))
-    except BaseException:
-        _free_cores.release()
-        raise
-    try:
-        mine = share(0, 2)
-    except BaseException:
-        other.exception()  # wait; its own error, if any, is secondary
-        raise
-    return [mine, other.result()]
 
 
 def _as_helper(work: Callable[[], B]) -> B:

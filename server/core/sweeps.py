@@ -9,9 +9,10 @@ A sweep runs in one compiled call per thread (`_kernels.sweep`): two threads, on
 (`parallel.split`), each take their half of every part's rows (halves of equal links) and meet after the products,
 the clusters and the stores, so every part reads only stored rows and the answer does not depend on who computed
 what. Fixed halves rather than chunks claimed as they come: chunks (taken from both ends, 128 or 512 rows) would
-let a thread slowed by other work do less, but cost the export-control what-if's sweeps at 1M companies 245-265 ms
-against 222-255 ms in the same minutes. Only a part with a cluster too large for a dense inverse goes through
-Python (a sparse LU), between compiled runs of the other parts.
+let a thread slowed by other work do less, but the export-control what-if's sweeps at 1M companies took 254-266 ms
+with 512-row chunks against 238-255 ms with halves (alternating rounds of 10, the slowest two of each left out).
+Only a part with a cluster too large for a dense inverse goes through Python (a sparse LU), between compiled runs of
+the other parts.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from server.core._kernels import store, sweep
+from server.core._kernels import ABANDONED, store, sweep
 from server.core.cancellation import Check
 from server.core.parallel import split
 from server.core.products import rows_plus
@@ -39,7 +40,6 @@ DENSE_CLUSTER_SIZE = 64  # clusters of a level part up to this many members each
 # from 100,000 one-row parts swept by two threads and by one): a few rows are not worth two threads writing into
 # the same cache lines.
 SPLIT_ROWS = 64
-ABANDONED = 2  # `_kernels.sweep`'s state[2] when one of its two threads will never come
 
 
 class Sweeps:
@@ -221,19 +221,27 @@ def _dense_clusters(
     for part, layout, clusters in layouts:
         first = bounds[part]
         shift = offsets[first] - layout.offsets[0]
-        inner = values[clusters.entries]
-        passed = np.bincount(clusters.local_rows, weights=inner, minlength=clusters.rows.size)
-        shut = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
+        inner, kept, shut = _cluster_entries(clusters, values)
         closed[first : first + shut.size] = shut
         inside[layout.at + shift] = inner  # one entry per (row, column): the pattern merges a pair's links
         operator[layout.diagonal + shift] = 1.0
-        operator[layout.at + shift] -= np.where(shut[clusters.cluster_of_row[clusters.local_rows]], 0.0, inner)
+        operator[layout.at + shift] -= kept
     inverse = np.empty_like(operator)
     for size in np.unique(members):
         flat = offsets[:-1][members == size, None] + np.arange(size * size)
         inverse[flat] = np.linalg.inv(operator[flat].reshape(-1, size, size)).reshape(-1, size * size)
     positions = np.concatenate([layout.positions for _, layout, _ in layouts] or [np.zeros(0, dtype=np.int64)])
     return _DenseClusters(members, positions, starts, offsets[:-1].copy(), inverse, inside, closed), bounds
+
+
+def _cluster_entries(clusters: ClusterLevel, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The clusters' entries of M (`values`: M's entries in supply order); the same with a closed loop's rows
+    emptied, so that (I - C) keeps only its 1 on their diagonal; and per cluster, whether it is a closed loop (each
+    of its rows passes on everything inside it)."""
+    inner = values[clusters.entries]
+    passed = np.bincount(clusters.local_rows, weights=inner, minlength=clusters.rows.size)
+    closed = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
+    return inner, np.where(closed[clusters.cluster_of_row[clusters.local_rows]], 0.0, inner), closed
 
 
 _SparseSolver: TypeAlias = Callable[[np.ndarray, np.ndarray, int], bool]
@@ -249,11 +257,8 @@ def _sparse_clusters(clusters: ClusterLevel, values: np.ndarray) -> _SparseSolve
     nothing, and stops the sweep (False) once it does."""
     size = clusters.rows.size
     rows, columns = clusters.local_rows, clusters.local_columns
-    inner = values[clusters.entries]
-    passed = np.bincount(rows, weights=inner, minlength=size)
-    closed_cluster = np.bincount(clusters.cluster_of_row, weights=passed < PASSES_EVERYTHING) == 0
+    inner, kept, closed_cluster = _cluster_entries(clusters, values)
     closed = closed_cluster[clusters.cluster_of_row]
-    kept = np.where(closed[rows], 0.0, inner)  # a closed loop's rows keep only their 1 on the diagonal
     inside = sp.csc_array((inner, (rows, columns)), shape=(size, size))
     operator = sp.identity(size, format="csc") - sp.csc_array((kept, (rows, columns)), shape=(size, size))
     apply = spla.splu(operator).solve

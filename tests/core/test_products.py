@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from server.core import products, sweeps
-from server.core._kernels import link_sums, links_times, rows_times, store, sweep
+from server.core import products
+from server.core._kernels import ABANDONED, link_sums, links_times, rows_times, store, sweep
 
 
 def _random_matrix(rows: int, columns: int, *, index_type: type, seed: int) -> sp.csr_array:
@@ -236,13 +236,25 @@ def test_a_sweep_stops_on_both_threads_when_a_closed_cluster_receives() -> None:
 def test_a_sweep_whose_other_thread_never_comes_returns_once_abandoned() -> None:
     case = _sweep_case(13)
     matrix = case["matrix"]
-    state = np.array([0, 0, sweeps.ABANDONED], dtype=np.int64)
-    change = sweep(
-        matrix.indptr, matrix.indices, matrix.data, case["solution"], case["given"], np.empty((16, 3)),
-        case["parts"], case["positions"], case["starts"], case["offsets"], case["inverse"], case["inside"],
-        np.zeros(2, np.uint8), np.empty((2, 21)), state, 0, 2,
-    )  # fmt: skip
-    assert change == -1.0
+    state = np.zeros(3, dtype=np.int64)
+    changes: list[float] = []
+
+    def alone() -> None:  # thread 0 of 2, whose partner never starts
+        change = sweep(
+            matrix.indptr, matrix.indices, matrix.data, case["solution"], case["given"], np.empty((16, 3)),
+            case["parts"], case["positions"], case["starts"], case["offsets"], case["inverse"], case["inside"],
+            np.zeros(2, np.uint8), np.empty((2, 21)), state, 0, 2,
+        )  # fmt: skip
+        changes.append(change)
+
+    waiting = threading.Thread(target=alone, daemon=True)
+    waiting.start()
+    waiting.join(0.2)
+    assert waiting.is_alive()  # it waits at its first meeting
+    state[2] = ABANDONED
+    waiting.join(5)
+    assert not waiting.is_alive()
+    assert changes == [-1.0]
 
 
 def test_a_sweep_refuses_a_cluster_member_outside_its_part() -> None:
